@@ -1,0 +1,74 @@
+"""xlalite: a small deep-learning compiler.
+
+``import xlalite as xl``; then ``xl.jit(f)`` compiles a NumPy-style function, ``xl.tensor(a)``
+makes an eager tensor, and ``xl.exp``, ``xl.where``, ``xl.sum``... work on both.
+"""
+
+from xlalite.frontend.errors import TracerError
+from xlalite.frontend.jit import Jitted, Lowered, jit
+from xlalite.frontend.numpy_api import (
+    abs,
+    add,
+    arange,
+    argmax,
+    asarray,
+    astype,
+    broadcast_to,
+    concatenate,
+    cos,
+    divide,
+    dot,
+    equal,
+    erf,
+    exp,
+    full,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    log,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    multiply,
+    negative,
+    not_equal,
+    ones,
+    pad,
+    power,
+    prod,
+    random_normal,
+    random_uniform,
+    reshape,
+    rsqrt,
+    sigmoid,
+    sign,
+    sin,
+    sqrt,
+    subtract,
+    sum,
+    tanh,
+    transpose,
+    where,
+    zeros,
+)
+from xlalite.frontend.tensor import Tensor, TensorBase, Tracer
+from xlalite.ir.types import DType
+
+tensor = Tensor
+float32, float64, int32, int64 = DType.F32, DType.F64, DType.I32, DType.I64
+bool_ = DType.BOOL
+__version__ = "0.1.0"
+
+__all__ = [
+    "DType", "Jitted", "Lowered", "Tensor", "TensorBase", "Tracer", "TracerError", "abs", "add",
+    "arange", "argmax", "asarray", "astype", "bool_", "broadcast_to", "concatenate", "cos",
+    "divide", "dot", "equal", "erf", "exp", "float32", "float64", "full", "greater",
+    "greater_equal", "int32", "int64", "jit", "less", "less_equal", "log", "matmul", "max",
+    "maximum", "mean", "min", "minimum", "multiply", "negative", "not_equal", "ones", "pad",
+    "power", "prod", "random_normal", "random_uniform", "reshape", "rsqrt", "sigmoid", "sign",
+    "sin", "sqrt", "subtract", "sum", "tanh", "tensor", "transpose", "where", "zeros",
+]

@@ -1,0 +1,1 @@
+"""Front end: tensors, tracing, the NumPy-style API and jit."""

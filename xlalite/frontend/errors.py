@@ -1,0 +1,48 @@
+"""Errors raised while tracing, with the user's source line they come from."""
+
+from __future__ import annotations
+
+import functools
+import linecache
+import os
+import sys
+
+from xlalite.ir.diagnostics import Location
+
+
+@functools.cache
+def _package_dirs() -> tuple[str, ...]:
+    import xlalite
+    import xlalite.backends
+    import xlalite.passes
+
+    dirs = [*xlalite.__path__, *xlalite.backends.__path__, *xlalite.passes.__path__]
+    return tuple(os.path.abspath(d) + os.sep for d in dirs)
+
+
+def user_location() -> Location | None:
+    """The innermost stack frame outside xlalite itself: the user's line that is running."""
+    dirs = _package_dirs()
+    frame = sys._getframe(1)
+    while frame is not None:
+        path = os.path.abspath(frame.f_code.co_filename)
+        if not path.startswith(dirs) and not frame.f_code.co_filename.startswith("<frozen"):
+            text = linecache.getline(frame.f_code.co_filename, frame.f_lineno) or None
+            indent = len(text) - len(text.lstrip()) if text else 0
+            return Location(frame.f_code.co_filename, frame.f_lineno, indent + 1, text)
+        frame = frame.f_back
+    return None
+
+
+class TracerError(TypeError):
+    """A traced value was used where Python needs a concrete value."""
+
+    def __init__(self, what: str, fix: str):
+        loc = user_location()
+        where = ""
+        if loc is not None:
+            where = f"{loc.file}:{loc.line}: "
+            if loc.line_text:
+                fix = f"the line was:\n    {loc.line_text.strip()}\n{fix}"
+        super().__init__(f"{where}{what}\n{fix}")
+        self.location = loc

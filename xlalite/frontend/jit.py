@@ -1,0 +1,216 @@
+"""``xlalite.jit``: trace a Python function into IR once per input signature, compile, run.
+
+The signature of a call is the pytree structure of its arguments, the shape and dtype of
+every array leaf, and the values of static arguments. A new signature re-traces and
+re-compiles (counted in ``cache_info()['misses']``); a known one reuses the executable.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from xlalite.frontend.pytree import TreeDef, flatten, unflatten
+from xlalite.frontend.tensor import Tensor, TensorBase, Trace, Tracer, _PYTHON_DEFAULTS
+from xlalite.ir.builder import finish, new_function
+from xlalite.ir.core import Module
+from xlalite.ir.types import TensorType
+from xlalite.ir.verifier import verify
+from xlalite.runtime.executable import Executable
+
+
+def leaf_array(leaf: object, where: str) -> np.ndarray:
+    """A call-time leaf as an array of a supported dtype (Python scalars: f32/i32/bool)."""
+    if isinstance(leaf, Tensor):
+        return leaf.array
+    if isinstance(leaf, (np.ndarray, np.generic)):
+        arr = np.asarray(leaf)
+    elif isinstance(leaf, (bool, int, float)):
+        arr = np.asarray(leaf)
+        arr = arr.astype(_PYTHON_DEFAULTS.get(arr.dtype.kind, arr.dtype))
+    else:
+        raise TypeError(f"{where} has type {type(leaf).__name__}; jit takes arrays, Python "
+                        "scalars and tuples/lists/dicts of them (mark other arguments static "
+                        "with static_argnums)")
+    try:
+        TensorType.of(arr)
+    except TypeError as e:
+        raise TypeError(f"{where}: {e}") from None
+    return arr
+
+
+@dataclass
+class Lowered:
+    """A traced (not yet compiled) specialization: the IR module and its output structure."""
+
+    module: Module
+    out_tree: TreeDef
+    backend: str
+    pipeline: str | None
+
+    def as_text(self) -> str:
+        """The module as `.xir` text."""
+        return str(self.module)
+
+    def compile(self) -> Executable:
+        from xlalite.backends.base import get_backend
+
+        backend = get_backend(self.backend)
+        spec = backend.default_pipeline() if self.pipeline is None else self.pipeline
+        if spec:
+            from xlalite.passes.manager import run_pipeline
+
+            run_pipeline(self.module, spec)
+        return backend.compile(self.module)
+
+
+@dataclass
+class _Stats:
+    traces: int = 0
+    hits: int = 0
+    misses: int = 0
+    signatures: list[str] = field(default_factory=list)
+
+
+class Jitted:
+    """A function compiled per input signature; call it like the original."""
+
+    def __init__(self, fn: Callable, backend: str = "interpreter",
+                 static_argnums: int | Sequence[int] = (), pipeline: str | None = None):
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.backend = backend
+        self.pipeline = pipeline
+        nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+        self.static_argnums = frozenset(nums)
+        try:
+            self._signature: inspect.Signature | None = inspect.signature(fn)
+        except (TypeError, ValueError):
+            self._signature = None
+        self._cache: dict[Any, tuple[Executable, TreeDef]] = {}
+        self._stats = _Stats()
+
+    # --- argument handling --------------------------------------------------------------
+    def _positional(self, args: tuple, kwargs: dict) -> tuple:
+        if not kwargs:
+            return args
+        if self._signature is None:
+            raise TypeError("keyword arguments need an inspectable function signature")
+        bound = self._signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        if bound.kwargs:
+            raise TypeError(f"jit does not support keyword-only arguments: {sorted(bound.kwargs)}")
+        return bound.args
+
+    def _param_name(self, i: int) -> str:
+        if self._signature is not None:
+            params = list(self._signature.parameters)
+            if i < len(params):
+                return params[i]
+        return f"arg{i}"
+
+    def _statics(self, n: int) -> frozenset[int]:
+        return frozenset(i % n for i in self.static_argnums if -n <= i < n)
+
+    def _split(self, args: tuple) -> tuple[Any, list[np.ndarray], list[str]]:
+        """Cache key, dynamic leaves as arrays, and a readable name per leaf."""
+        statics = self._statics(len(args))
+        key: list[Any] = []
+        leaves: list[np.ndarray] = []
+        names: list[str] = []
+        for i, arg in enumerate(args):
+            pname = self._param_name(i)
+            if i in statics:
+                try:
+                    hash(arg)
+                except TypeError:
+                    raise TypeError(f"static argument '{pname}' (#{i}) must be hashable, got "
+                                    f"{type(arg).__name__}") from None
+                key.append(("static", arg))
+                continue
+            flat, tree = flatten(arg)
+            arrays = [leaf_array(x, f"argument '{pname}' (#{i})") for x in flat]
+            key.append((tree, tuple((a.shape, a.dtype.str) for a in arrays)))
+            leaves.extend(arrays)
+            names.extend(pname if len(flat) == 1 else f"{pname}_{j}" for j in range(len(flat)))
+        return tuple(key), leaves, names
+
+    # --- tracing ------------------------------------------------------------------------
+    def _trace(self, args: tuple, leaves: list[np.ndarray], names: list[str]) -> Lowered:
+        self._stats.traces += 1
+        module = Module()
+        name = re.sub(r"\W", "_", getattr(self.fn, "__name__", "main")) or "main"
+        func, builder = new_function(module, name, [TensorType.of(a) for a in leaves],
+                                     arg_names=names)
+        trace = Trace(builder)
+        tracers = iter([Tracer(v, trace) for v in func.args])
+        statics = self._statics(len(args))
+        call_args = []
+        for i, arg in enumerate(args):
+            if i in statics:
+                call_args.append(arg)
+            else:
+                flat, tree = flatten(arg)
+                call_args.append(unflatten(tree, [next(tracers) for _ in flat]))
+        try:
+            out = self.fn(*call_args)
+            out_flat, out_tree = flatten(out)
+            from xlalite.frontend.numpy_api import asarray
+
+            values = [trace.value_of(asarray(o)) for o in out_flat]
+        finally:
+            trace.open = False
+        finish(func, builder, values)
+        return Lowered(verify(module), out_tree, self.backend, self.pipeline)
+
+    def lower(self, *args: object, **kwargs: object) -> Lowered:
+        """Trace for these arguments' signature without compiling or running."""
+        args = self._positional(args, kwargs)
+        _, leaves, names = self._split(args)
+        return self._trace(args, leaves, names)
+
+    def __call__(self, *args: object, **kwargs: object) -> Any:
+        args = self._positional(args, kwargs)
+        if any(isinstance(x, Tracer) for a in args for x in flatten(a)[0]):
+            return self.fn(*args)  # called inside another trace: inline
+        key, leaves, names = self._split(args)
+        entry = self._cache.get(key)
+        if entry is None:
+            self._stats.misses += 1
+            lowered = self._trace(args, leaves, names)
+            entry = (lowered.compile(), lowered.out_tree)
+            self._cache[key] = entry
+            sig = ", ".join(str(TensorType.of(a)) for a in leaves)
+            self._stats.signatures.append(f"({sig})")
+        else:
+            self._stats.hits += 1
+        executable, out_tree = entry
+        return unflatten(out_tree, list(executable(*leaves)))
+
+    def cache_info(self) -> dict[str, Any]:
+        """Traces, cache hits and misses, and the signatures compiled so far."""
+        s = self._stats
+        return {"traces": s.traces, "hits": s.hits, "misses": s.misses,
+                "entries": len(self._cache), "signatures": list(s.signatures)}
+
+
+def jit(fn: Callable | None = None, *, backend: str = "interpreter",
+        static_argnums: int | Sequence[int] = (), pipeline: str | None = None) -> Any:
+    """Compile `fn` per input signature. Usable as ``jit(f)``, ``@jit`` or ``@jit(backend=...)``.
+
+    `pipeline` overrides the backend's default pass pipeline (a spec such as
+    ``"cse,dce"``; ``""`` runs no pass).
+    """
+    if fn is None:
+        return functools.partial(jit, backend=backend, static_argnums=static_argnums,
+                                 pipeline=pipeline)
+    return Jitted(fn, backend=backend, static_argnums=static_argnums, pipeline=pipeline)
+
+
+__all__ = ["Jitted", "Lowered", "TensorBase", "jit"]

@@ -1,0 +1,242 @@
+"""Tensors of the front end and the one primitive every API function goes through: ``bind``.
+
+There are two kinds of tensor with the same NumPy-style interface (:class:`TensorBase`):
+
+* :class:`Tensor` holds a NumPy array; ops on it run at once (eager mode);
+* :class:`Tracer` stands for an SSA value while ``jit`` traces a function; ops on it append IR.
+
+``bind(op_name, operands, **attrs)`` applies a registered op: if any operand is a tracer it
+emits IR into that tracer's trace (eager operands become ``xl.constant``), otherwise it runs
+the op's NumPy reference. Both paths use the same registry rule, so eager and compiled
+results agree by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from xlalite.frontend.errors import TracerError, user_location
+from xlalite.ir.attributes import DenseElements
+from xlalite.ir.builder import Builder
+from xlalite.ir.core import Value
+from xlalite.ir.types import DType, TensorType
+from xlalite.ops.registry import get_op
+
+
+_PYTHON_DEFAULTS = {"f": np.dtype(np.float32), "i": np.dtype(np.int32)}
+
+
+class TensorBase:
+    """NumPy-style interface shared by eager tensors and tracers."""
+
+    __slots__ = ()
+    __array_priority__ = 100  # make `ndarray + tensor` call our __radd__
+    type: TensorType
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.type.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.type.dtype.numpy
+
+    @property
+    def ndim(self) -> int:
+        return self.type.rank
+
+    @property
+    def size(self) -> int:
+        return self.type.size
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a rank-0 tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    # Operators and methods delegate to the NumPy-style API (imported at the end of module).
+    def __add__(self, o): return _api.add(self, o)
+    def __radd__(self, o): return _api.add(o, self)
+    def __sub__(self, o): return _api.subtract(self, o)
+    def __rsub__(self, o): return _api.subtract(o, self)
+    def __mul__(self, o): return _api.multiply(self, o)
+    def __rmul__(self, o): return _api.multiply(o, self)
+    def __truediv__(self, o): return _api.divide(self, o)
+    def __rtruediv__(self, o): return _api.divide(o, self)
+    def __pow__(self, o): return _api.power(self, o)
+    def __rpow__(self, o): return _api.power(o, self)
+    def __matmul__(self, o): return _api.matmul(self, o)
+    def __rmatmul__(self, o): return _api.matmul(o, self)
+    def __neg__(self): return _api.negative(self)
+    def __pos__(self): return self
+    def __abs__(self): return _api.abs(self)
+    def __lt__(self, o): return _api.less(self, o)
+    def __le__(self, o): return _api.less_equal(self, o)
+    def __gt__(self, o): return _api.greater(self, o)
+    def __ge__(self, o): return _api.greater_equal(self, o)
+    def __eq__(self, o): return _api.equal(self, o)  # type: ignore[override]
+    def __ne__(self, o): return _api.not_equal(self, o)  # type: ignore[override]
+    __hash__ = None  # type: ignore[assignment]  (== is elementwise, as in NumPy)
+
+    def __getitem__(self, key): return _api.getitem(self, key)
+
+    def sum(self, axis=None, keepdims=False): return _api.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _api.mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return _api.max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return _api.min(self, axis, keepdims)
+    def prod(self, axis=None, keepdims=False): return _api.prod(self, axis, keepdims)
+    def argmax(self, axis=None): return _api.argmax(self, axis)
+    def reshape(self, *shape): return _api.reshape(self, shape[0] if len(shape) == 1 else shape)
+    def transpose(self, *axes): return _api.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+    def astype(self, dtype): return _api.astype(self, dtype)
+    def exp(self): return _api.exp(self)
+    def log(self): return _api.log(self)
+    def tanh(self): return _api.tanh(self)
+
+    @property
+    def T(self): return _api.transpose(self)
+
+
+class Tensor(TensorBase):
+    """An eager tensor: a NumPy array of a supported dtype; ops on it run immediately."""
+
+    __slots__ = ("array", "type")
+
+    def __init__(self, data: object, dtype: object = None):
+        if isinstance(data, Tensor):
+            arr = data.array
+        elif isinstance(data, (np.ndarray, np.generic)):
+            arr = np.asarray(data)
+        else:  # Python scalars and lists default to f32 / i32 (as torch.tensor does)
+            arr = np.asarray(data)
+            arr = arr.astype(_PYTHON_DEFAULTS.get(arr.dtype.kind, arr.dtype), copy=False)
+        if dtype is not None:
+            arr = arr.astype(_to_dtype(dtype).numpy, copy=False)
+        self.array = arr
+        self.type = TensorType.of(arr)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (not a copy)."""
+        return self.array
+
+    def __array__(self, dtype=None, copy=None):
+        return self.array if dtype is None else self.array.astype(dtype)
+
+    def item(self):
+        return self.array.item()
+
+    def __bool__(self) -> bool:
+        return bool(self.array)
+
+    def __float__(self) -> float:
+        return float(self.array)
+
+    def __int__(self) -> int:
+        return int(self.array)
+
+    def __index__(self) -> int:
+        return self.array.__index__()
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.array, separator=", ", prefix="Tensor(")
+        return f"Tensor({body}, type={self.type})"
+
+
+class Trace:
+    """One function being traced: its builder and whether it is still open."""
+
+    def __init__(self, builder: Builder):
+        self.builder = builder
+        self.open = True
+
+    def value_of(self, x: TensorBase) -> Value:
+        if isinstance(x, Tracer):
+            if x.trace is not self or not x.trace.open:
+                raise TracerError(
+                    "a traced tensor escaped the function that traced it (leaked tracer)",
+                    "Return values from the jitted function instead of storing them in globals "
+                    "or closures.")
+            return x.value
+        assert isinstance(x, Tensor)
+        dense = DenseElements(x.array, x.type)
+        return self.builder.create("xl.constant", [], {"value": dense}, loc=user_location()).result
+
+    def emit(self, name: str, operands: Sequence[TensorBase], attrs: dict[str, object]) -> Tracer:
+        values = [self.value_of(x) for x in operands]
+        op = self.builder.create(name, values, attrs, loc=user_location())
+        return Tracer(op.result, self)
+
+
+class Tracer(TensorBase):
+    """Stands for an IR value during tracing; has a type but no data."""
+
+    __slots__ = ("value", "trace")
+
+    def __init__(self, value: Value, trace: Trace):
+        self.value = value
+        self.trace = trace
+
+    @property
+    def type(self) -> TensorType:  # type: ignore[override]
+        return self.value.type
+
+    def _concrete(self, what: str):
+        raise TracerError(
+            f"cannot use a traced tensor ({self.type}) as {what} inside a jit-compiled function: "
+            "its value is not known while tracing.",
+            "Use xl.where(cond, a, b) for data-dependent choices, or pass the argument through "
+            "static_argnums so it is a Python value at trace time.")
+
+    def __bool__(self) -> bool:
+        self._concrete("a Python bool (if/while/and/or)")
+
+    def __float__(self) -> float:
+        self._concrete("a Python float")
+
+    def __int__(self) -> int:
+        self._concrete("a Python int")
+
+    def __index__(self) -> int:
+        self._concrete("an index")
+
+    def __array__(self, dtype=None, copy=None):
+        self._concrete("a NumPy array")
+
+    def numpy(self):
+        self._concrete("a NumPy array")
+
+    def __repr__(self) -> str:
+        return f"Tracer({self.type})"
+
+
+def _to_dtype(dtype: object) -> DType:
+    if isinstance(dtype, DType):
+        return dtype
+    if isinstance(dtype, str):
+        try:
+            return DType.parse(dtype)
+        except ValueError:
+            pass
+    return DType.from_numpy(np.dtype(dtype))
+
+
+def bind(name: str, operands: Sequence[TensorBase], **attrs: object) -> TensorBase:
+    """Apply the registered op `name`: trace it if any operand is a tracer, else run it now."""
+    for x in operands:
+        if isinstance(x, Tracer):
+            return x.trace.emit(name, operands, attrs)
+    opdef = get_op(name)
+    norm = opdef.normalize_attrs(attrs)
+    types = opdef.infer_types([x.type for x in operands], norm)
+    with np.errstate(all="ignore"):
+        (out,) = opdef.evaluate([x.array for x in operands], norm, types)  # type: ignore[attr-defined]
+    return Tensor(out)
+
+
+from xlalite.frontend import numpy_api as _api  # noqa: E402  (circular: the API builds on bind)

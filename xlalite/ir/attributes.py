@@ -1,0 +1,198 @@
+"""Typed op attributes.
+
+Attribute values are plain immutable Python data so ops can be hashed and compared (CSE):
+``int``, ``float``, ``bool``, ``str``, nested ``tuple``s of those, :class:`DType`, and
+:class:`DenseElements` for tensor constants. An :class:`AttrKind` declares which values an
+op accepts for one attribute and normalizes them (lists become tuples, ints become floats).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from xlalite.ir.types import DType, TensorType
+
+
+class AttrError(ValueError):
+    """An attribute value does not have the declared kind."""
+
+
+class DenseElements:
+    """An immutable dense tensor literal (the value of ``xl.constant``)."""
+
+    __slots__ = ("array", "type", "_key")
+
+    def __init__(self, array: np.ndarray, type: TensorType | None = None):
+        if type is None:
+            type = TensorType.of(np.asarray(array))
+        arr = np.array(array, dtype=type.dtype.numpy, copy=True)
+        if arr.shape != type.shape:
+            if arr.ndim == 0 or arr.size == 1:  # a splat fills the whole type
+                arr = np.full(type.shape, arr.reshape(()), dtype=type.dtype.numpy)
+            else:
+                raise AttrError(
+                    f"dense literal has shape {list(arr.shape)} but its type is {type}"
+                )
+        arr.setflags(write=False)
+        self.array = arr
+        self.type = type
+        self._key = (type, arr.tobytes())
+
+    @property
+    def is_splat(self) -> bool:
+        """True when every element has the same bit pattern (so NaN splats count too)."""
+        flat = self.array.reshape(-1)
+        return flat.size > 0 and bool(np.all(flat.view(np.uint8).reshape(flat.size, -1)
+                                             == flat[:1].view(np.uint8)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DenseElements) and self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __repr__(self) -> str:
+        return f"DenseElements({self.type})"
+
+
+class AttrKind:
+    """The declared kind of an attribute: a name for messages and a normalizer."""
+
+    name = "value"
+
+    def normalize(self, value: object) -> object:
+        """Return the canonical form of `value` or raise AttrError saying what was expected."""
+        raise NotImplementedError
+
+
+class IntAttr(AttrKind):
+    name = "an integer"
+
+    def normalize(self, value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise AttrError(f"expected {self.name}, got {_show(value)}")
+        return int(value)
+
+
+_INT = IntAttr()
+
+
+class FloatAttr(AttrKind):
+    name = "a float"
+
+    def normalize(self, value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise AttrError(f"expected {self.name}, got {_show(value)}")
+        return float(value)
+
+
+class BoolAttr(AttrKind):
+    name = "true or false"
+
+    def normalize(self, value: object) -> bool:
+        if not isinstance(value, (bool, np.bool_)):
+            raise AttrError(f"expected {self.name}, got {_show(value)}")
+        return bool(value)
+
+
+class EnumAttr(AttrKind):
+    """A string from a fixed set, e.g. a comparison direction."""
+
+    def __init__(self, *choices: str):
+        self.choices = choices
+        self.name = "one of " + ", ".join(f'"{c}"' for c in choices)
+
+    def normalize(self, value: object) -> str:
+        if not isinstance(value, str) or value not in self.choices:
+            raise AttrError(f"expected {self.name}, got {_show(value)}")
+        return value
+
+
+class IntListAttr(AttrKind):
+    """A list of integers, optionally of a fixed length."""
+
+    def __init__(self, length: int | None = None):
+        self.length = length
+        self.name = "a list of integers" + (f" of length {length}" if length is not None else "")
+
+    def normalize(self, value: object) -> tuple[int, ...]:
+        if not isinstance(value, Sequence) or isinstance(value, str):
+            raise AttrError(f"expected {self.name}, got {_show(value)}")
+        try:
+            out = tuple(_INT.normalize(v) for v in value)
+        except AttrError:
+            raise AttrError(f"expected {self.name}, got {_show(value)}") from None
+        if self.length is not None and len(out) != self.length:
+            raise AttrError(f"expected {self.name}, got {len(out)} elements")
+        return out
+
+
+class IntListListAttr(AttrKind):
+    """A list of integer lists, e.g. ``[[1], [0]]`` for contraction dimensions."""
+
+    def __init__(self, length: int | None = None, inner: int | None = None):
+        self.length = length
+        self.inner = IntListAttr(inner)
+        self.name = "a list of integer lists" + (
+            f" of length {length}" if length is not None else ""
+        )
+
+    def normalize(self, value: object) -> tuple[tuple[int, ...], ...]:
+        if not isinstance(value, Sequence) or isinstance(value, str):
+            raise AttrError(f"expected {self.name}, got {_show(value)}")
+        try:
+            out = tuple(self.inner.normalize(v) for v in value)
+        except AttrError as e:
+            raise AttrError(f"expected {self.name}: {e}") from None
+        if self.length is not None and len(out) != self.length:
+            raise AttrError(f"expected {self.name}, got {len(out)} elements")
+        return out
+
+
+class DTypeAttr(AttrKind):
+    name = "an element type (f32, f64, i32, i64, bool)"
+
+    def normalize(self, value: object) -> DType:
+        if isinstance(value, DType):
+            return value
+        if isinstance(value, str):
+            try:
+                return DType.parse(value)
+            except ValueError:
+                pass
+        raise AttrError(f"expected {self.name}, got {_show(value)}")
+
+
+class DenseAttr(AttrKind):
+    name = "a dense tensor literal"
+
+    def normalize(self, value: object) -> DenseElements:
+        if isinstance(value, DenseElements):
+            return value
+        if isinstance(value, np.ndarray):
+            return DenseElements(value)
+        raise AttrError(f"expected {self.name}, got {_show(value)}")
+
+
+def _show(value: object) -> str:
+    from xlalite.ir.printer import format_attr
+
+    try:
+        return format_attr(value)
+    except TypeError:
+        return repr(value)
+
+
+def float_repr(x: float, dtype: DType = DType.F64) -> str:
+    """Shortest text that parses back to the same value of `dtype` (inf/nan spelled out)."""
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    text = str(np.float32(x)) if dtype is DType.F32 else repr(float(x))
+    if "e" not in text and "." not in text:
+        text += ".0"
+    return text

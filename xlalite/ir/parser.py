@@ -1,0 +1,289 @@
+"""The `.xir` parser: lark (LALR) grammar in ``xir.lark`` plus a small tree walker.
+
+The grammar knows no op names; the walker resolves SSA names, builds :class:`Op`s and fills
+declared attribute defaults for registered ops. Every error becomes an :class:`XirError` whose
+diagnostic carries ``file:line:col``, the source line with a caret, and what was expected.
+Type checking against the op registry is the verifier's job.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+
+import lark
+import numpy as np
+from lark import Lark, Token, Tree
+
+from xlalite.ir.attributes import AttrError, DenseElements
+from xlalite.ir.core import RETURN, Block, Function, Module, Op, Region, Value
+from xlalite.ir.diagnostics import Diagnostic, Location, XirError
+from xlalite.ir.types import DType, TensorType
+
+_FRIENDLY = {
+    "VALUE_ID": "a value like %x",
+    "SYMBOL": "a function name like @main",
+    "NAME": "a name",
+    "INT": "an integer",
+    "FLOAT": "a float",
+    "STRING": 'an op name in quotes like "xl.add"',
+    "BLOCK_ID": "a block label like ^bb0",
+    "RETURN": "'return'",
+    "DENSE": "'dense'",
+    "$END": "end of input",
+    "FUNC": "'func'",
+}
+
+
+@functools.cache
+def _lark() -> Lark:
+    grammar = resources.files("xlalite.ir").joinpath("xir.lark").read_text()
+    return Lark(grammar, start="module", parser="lalr", propagate_positions=True,
+                maybe_placeholders=False)
+
+
+def _describe_terminal(name: str) -> str:
+    if name in _FRIENDLY:
+        return _FRIENDLY[name]
+    try:
+        pattern = _lark().get_terminal(name).pattern
+    except KeyError:
+        return name
+    return f"'{pattern.value}'" if isinstance(pattern, lark.lexer.PatternStr) else name
+
+
+def _expected_text(names: set[str] | frozenset[str]) -> str:
+    shown = sorted({_describe_terminal(n) for n in names})
+    if not shown:
+        return ""
+    if len(shown) == 1:
+        return f"expected {shown[0]}"
+    return "expected one of " + ", ".join(shown)
+
+
+class _Walker:
+    """Builds IR from a lark parse tree, resolving names through nested scopes."""
+
+    def __init__(self, text: str, filename: str, line_offset: int):
+        self.lines = text.splitlines()
+        self.filename = filename
+        self.line_offset = line_offset
+        self.scopes: list[dict[str, Value]] = []
+
+    # --- locations and errors ---------------------------------------------------------
+    def loc(self, line: int, col: int) -> Location:
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else None
+        return Location(self.filename, line + self.line_offset, col, text)
+
+    def loc_of(self, item: Token | Tree) -> Location:
+        if isinstance(item, Token):
+            return self.loc(item.line or 0, item.column or 0)
+        return self.loc(item.meta.line, item.meta.column)
+
+    def error(self, item: Token | Tree, message: str) -> XirError:
+        return XirError(Diagnostic(self.loc_of(item), message))
+
+    # --- names -----------------------------------------------------------------------
+    def define(self, tok: Token, value: Value) -> None:
+        name = str(tok)
+        for scope in self.scopes:
+            if name in scope:
+                raise self.error(tok, f"redefinition of value '{name}'")
+        self.scopes[-1][name] = value
+        value.name_hint = name[1:]
+
+    def lookup(self, tok: Token) -> Value:
+        for scope in reversed(self.scopes):
+            if str(tok) in scope:
+                return scope[str(tok)]
+        raise self.error(tok, f"use of undefined value '{tok}'")
+
+    # --- types -----------------------------------------------------------------------
+    def tensor_type(self, tree: Tree) -> TensorType:
+        name, *dims = tree.children
+        try:
+            dtype = DType.parse(str(name))
+        except ValueError as e:
+            raise self.error(name, str(e)) from None
+        for d in dims:
+            if int(d) < 0:
+                raise self.error(d, f"dimension must be non-negative, got {d}")
+        return TensorType(tuple(int(d) for d in dims), dtype)
+
+    def result_types(self, tree: Tree) -> list[TensorType]:
+        return [self.tensor_type(t) for t in tree.children]
+
+    # --- structure -------------------------------------------------------------------
+    def module(self, tree: Tree) -> Module:
+        return Module([self.func(f) for f in tree.children])
+
+    def func(self, tree: Tree) -> Function:
+        sym = tree.children[0]
+        args = [c for c in tree.children if isinstance(c, Tree) and c.data == "arg"]
+        results = next(c for c in tree.children if isinstance(c, Tree) and c.data == "result_types")
+        arg_types = [self.tensor_type(a.children[1]) for a in args]
+        func = Function(str(sym)[1:], arg_types, self.result_types(results), loc=self.loc_of(sym))
+        self.scopes.append({})
+        for a, value in zip(args, func.args):
+            self.define(a.children[0], value)
+        for c in tree.children:
+            if isinstance(c, Tree) and c.data == "op":
+                func.body.append(self.op(c))
+            elif isinstance(c, Tree) and c.data == "return_stmt":
+                kw, *names = c.children
+                func.body.append(Op(RETURN, [self.lookup(n) for n in names], [],
+                                    loc=self.loc_of(kw)))
+        self.scopes.pop()
+        return func
+
+    def op(self, tree: Tree) -> Op:
+        result_names: list[Token] = []
+        operand_toks: list[Token] = []
+        regions: list[Region] = []
+        attrs: dict[str, object] = {}
+        name_tok: Token | None = None
+        op_type: Tree | None = None
+        for c in tree.children:
+            if isinstance(c, Token) and c.type == "STRING":
+                name_tok = c
+            elif isinstance(c, Token) and c.type == "VALUE_ID":
+                operand_toks.append(c)
+            elif c.data == "results":
+                result_names = list(c.children)
+            elif c.data == "regions":
+                regions = [self.region(r) for r in c.children]
+            elif c.data == "attr_dict":
+                attrs = self.attr_dict(c)
+            elif c.data == "op_type":
+                op_type = c
+        assert name_tok is not None and op_type is not None
+        name = json.loads(name_tok)
+        operands = [self.lookup(t) for t in operand_toks]
+        in_types = [self.tensor_type(t) for t in op_type.children[:-1]]
+        out_types = self.result_types(op_type.children[-1])
+        if len(in_types) != len(operands):
+            raise self.error(op_type, f"'{name}' has {len(operands)} operands but its type "
+                                      f"lists {len(in_types)}")
+        for i, (tok, v, t) in enumerate(zip(operand_toks, operands, in_types)):
+            if v.type != t:
+                raise self.error(tok, f"operand #{i} ('{tok}') of '{name}' has type {v.type}, "
+                                      f"but the op's type says {t}")
+        if len(result_names) != len(out_types):
+            raise self.error(tree, f"'{name}' defines {len(result_names)} result names but its "
+                                   f"type lists {len(out_types)} results")
+        op = Op(name, operands, out_types, _with_defaults(name, attrs), regions, self.loc_of(tree))
+        for tok, value in zip(result_names, op.results):
+            self.define(tok, value)
+        return op
+
+    def region(self, tree: Tree) -> Region:
+        region = Region()
+        for b in tree.children:
+            args = [a for a in b.children if isinstance(a, Tree)]
+            arg_list = [a for a in args if a.data == "arg"]
+            block = Block([self.tensor_type(a.children[1]) for a in arg_list])
+            self.scopes.append({})
+            for a, value in zip(arg_list, block.args):
+                self.define(a.children[0], value)
+            for o in args:
+                if o.data == "op":
+                    block.append(self.op(o))
+            self.scopes.pop()
+            region.append(block)
+        return region
+
+    # --- attributes --------------------------------------------------------------------
+    def attr_dict(self, tree: Tree) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for entry in tree.children:
+            key, value = entry.children
+            if str(key) in out:
+                raise self.error(key, f"duplicate attribute '{key}'")
+            out[str(key)] = self.attr_value(value)
+        return out
+
+    def attr_value(self, item: Tree | Token) -> object:
+        kind = item.data
+        if kind == "int_attr":
+            return int(item.children[0])
+        if kind == "float_attr":
+            return float(item.children[0])
+        if kind == "string_attr":
+            return json.loads(item.children[0])
+        if kind == "list_attr":
+            return tuple(self.attr_value(c) for c in item.children)
+        if kind == "dense_attr":
+            return self.dense(item)
+        word = str(item.children[0])
+        if word in ("true", "false"):
+            return word == "true"
+        try:
+            return DType.parse(word)
+        except ValueError:
+            raise self.error(item.children[0], f"unknown attribute value '{word}'; expected a "
+                             "number, a string, a list, true/false, an element type or "
+                             "dense<...>") from None
+
+    def dense(self, tree: Tree) -> DenseElements:
+        _, body, type_tree = tree.children
+        t = self.tensor_type(type_tree)
+        data = self.attr_value(body)
+        leaves = list(_leaves(data))
+        ok = {DType.BOOL: (bool,), DType.I32: (int,), DType.I64: (int,)}.get(t.dtype, (int, float))
+        for leaf in leaves:
+            if not isinstance(leaf, ok) or (t.dtype is not DType.BOOL and isinstance(leaf, bool)):
+                raise self.error(body, f"dense literal element {leaf!r} does not fit type {t}")
+        try:
+            with np.errstate(over="ignore"):
+                array = np.array(data, dtype=t.dtype.numpy)
+            return DenseElements(array, t)
+        except (ValueError, OverflowError, AttrError) as e:
+            msg = str(e) if isinstance(e, AttrError) else f"malformed dense literal for {t}: {e}"
+            raise self.error(body, msg) from None
+
+
+def _leaves(data: object):
+    if isinstance(data, tuple):
+        for d in data:
+            yield from _leaves(d)
+    else:
+        yield data
+
+
+def _with_defaults(name: str, attrs: dict[str, object]) -> dict[str, object]:
+    """Canonical attributes for registered ops; anything invalid is left for the verifier."""
+    from xlalite.ops.registry import get_op
+
+    try:
+        return get_op(name).normalize_attrs(attrs)
+    except (KeyError, AttrError):
+        return attrs
+
+
+def parse_module(text: str, filename: str = "<string>", line_offset: int = 0) -> Module:
+    """Parse `.xir` text into a Module (not yet verified). Raises XirError on bad input.
+
+    `line_offset` is added to reported line numbers (for chunks of a split file).
+    """
+    walker = _Walker(text, filename, line_offset)
+    try:
+        tree = _lark().parse(text)
+    except lark.exceptions.UnexpectedCharacters as e:
+        raise XirError(Diagnostic(walker.loc(e.line, e.column),
+                                  f"unexpected character {text[e.pos_in_stream]!r}"
+                                  + (f"; {_expected_text(e.allowed)}" if e.allowed else ""))) from None
+    except lark.exceptions.UnexpectedToken as e:
+        tok = e.token
+        if tok.type == "$END":
+            line = len(walker.lines) or 1
+            loc = walker.loc(line, len(walker.lines[-1]) + 1 if walker.lines else 1)
+            found = "end of input"
+        else:
+            loc, found = walker.loc(e.line, e.column), f"'{tok}'"
+        raise XirError(Diagnostic(loc, f"{_expected_text(e.expected)}, found {found}")) from None
+    except lark.exceptions.UnexpectedEOF as e:
+        line = len(walker.lines) or 1
+        loc = walker.loc(line, len(walker.lines[-1]) + 1 if walker.lines else 1)
+        raise XirError(Diagnostic(loc, f"unexpected end of input; {_expected_text(set(e.expected))}")) from None
+    return walker.module(tree)

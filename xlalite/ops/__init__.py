@@ -1,0 +1,15 @@
+"""Op declarations. Importing this package registers every op family."""
+
+from xlalite.ops import (  # noqa: F401  (imported for registration)
+    constant,
+    elementwise,
+    indexing,
+    linalg,
+    nn,
+    random,
+    reduce,
+    shape,
+)
+from xlalite.ops.registry import FusionKind, OpDef, ShapeError, all_ops, get_op, register
+
+__all__ = ["FusionKind", "OpDef", "ShapeError", "all_ops", "get_op", "register"]

@@ -1,0 +1,69 @@
+"""Reductions over a set of axes (the axes are removed) and argmax."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from xlalite.ir.attributes import IntAttr, IntListAttr
+from xlalite.ir.types import NUMERIC, DType, TensorType
+from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, register
+from xlalite.ops.rules import require_axes, require_axis, require_dtype
+
+_T = TensorType((2, 3), DType.F32)
+
+
+def identity(kind: str, dtype: np.dtype) -> object:
+    """The identity element of a reduction (what an empty reduction returns)."""
+    if kind == "sum":
+        return dtype.type(0)
+    if kind == "prod":
+        return dtype.type(1)
+    if dtype.kind == "f":
+        return dtype.type(-np.inf if kind == "max" else np.inf)
+    info = np.iinfo(dtype)
+    return dtype.type(info.min if kind == "max" else info.max)
+
+
+def reduction(name: str, kind: str, fn: Callable[..., np.ndarray], doc: str) -> OpDef:
+    """Declare ``xl.reduce_<kind>`` over `axes`; the result drops those axes."""
+
+    def infer(x: TensorType, axes: tuple[int, ...]) -> TensorType:
+        require_dtype(name, "operand", x, NUMERIC)
+        require_axes(name, axes, x.rank)
+        return TensorType(tuple(d for i, d in enumerate(x.shape) if i not in axes), x.dtype)
+
+    def reference(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+        # dtype= keeps i32 sums in i32 (NumPy would widen); initial= defines empty reductions.
+        extra = {"dtype": x.dtype} if kind in ("sum", "prod") else {}
+        return np.asarray(fn(x, axis=axes, initial=identity(kind, x.dtype), **extra))
+
+    return register(OpDef(name, doc, ("x",), infer, reference, FusionKind.REDUCTION,
+                          attrs=(AttrSpec("axes", IntListAttr(), doc="axes to reduce"),),
+                          example=lambda: ([_T], {"axes": (1,)})))
+
+
+REDUCE_SUM = reduction("xl.reduce_sum", "sum", np.sum, "Sum over `axes`.")
+REDUCE_MAX = reduction("xl.reduce_max", "max", np.max, "Maximum over `axes` (-inf if empty).")
+REDUCE_MIN = reduction("xl.reduce_min", "min", np.min, "Minimum over `axes` (+inf if empty).")
+REDUCE_PROD = reduction("xl.reduce_prod", "prod", np.prod, "Product over `axes`.")
+
+
+def _argmax_infer(x: TensorType, axis: int) -> TensorType:
+    require_dtype("xl.argmax", "operand", x, NUMERIC)
+    require_axis("xl.argmax", axis, x.rank)
+    if x.shape[axis] == 0:
+        raise ShapeError(f"'xl.argmax' axis {axis} of {x} is empty")
+    return TensorType(tuple(d for i, d in enumerate(x.shape) if i != axis), DType.I64)
+
+
+ARGMAX = register(OpDef(
+    "xl.argmax", "Index (i64) of the first maximum along `axis`.",
+    ("x",), _argmax_infer,
+    lambda x, axis: np.asarray(np.argmax(x, axis=axis)).astype(np.int64),
+    FusionKind.REDUCTION,
+    attrs=(AttrSpec("axis", IntAttr()),),
+    example=lambda: ([_T], {"axis": 1}),
+    differentiable=False,
+))

@@ -1,0 +1,70 @@
+"""The runtime contract every backend returns: a callable :class:`Executable`.
+
+``Executable.__call__`` checks each argument against the entry function's signature (naming
+the argument and both types on mismatch), converts inputs to contiguous NumPy arrays without
+copying when they already are, and returns NumPy arrays that the caller owns.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+
+import numpy as np
+
+from xlalite.ir.core import Function, Module
+from xlalite.ir.types import DType, TensorType
+
+
+class ArgumentError(TypeError):
+    """A call argument does not match the compiled signature."""
+
+
+def _arg_name(func: Function, i: int) -> str:
+    hint = func.args[i].name_hint
+    return f"argument #{i} ('{hint}')" if hint else f"argument #{i}"
+
+
+def check_arguments(func: Function, args: Sequence[object]) -> list[np.ndarray]:
+    """Validate and convert call arguments for `func`; raises ArgumentError naming the culprit."""
+    if len(args) != len(func.args):
+        raise ArgumentError(f"@{func.name} takes {len(func.args)} arguments, got {len(args)}")
+    out = []
+    for i, (arg, want) in enumerate(zip(args, func.arg_types)):
+        arr = np.asarray(arg)
+        try:
+            got = TensorType.of(arr)
+        except TypeError:
+            raise ArgumentError(f"{_arg_name(func, i)} of @{func.name} has unsupported dtype "
+                                f"{arr.dtype}; expected {want}") from None
+        if got != want:
+            raise ArgumentError(f"{_arg_name(func, i)} of @{func.name} expected {want}, got {got}")
+        out.append(arr if arr.flags.c_contiguous else np.array(arr, order="C"))  # no copy when usable
+    return out
+
+
+class Executable(abc.ABC):
+    """A compiled module's entry function, ready to call with NumPy arrays."""
+
+    def __init__(self, module: Module, entry: str | None = None):
+        self.module = module
+        self.function = module.get(entry) if entry else module.main
+
+    @property
+    def arg_types(self) -> list[TensorType]:
+        return self.function.arg_types
+
+    @property
+    def result_types(self) -> list[TensorType]:
+        return self.function.result_types
+
+    def __call__(self, *args: object) -> tuple[np.ndarray, ...]:
+        """Run on NumPy-convertible arguments; returns one array per function result."""
+        return self.run(check_arguments(self.function, args))
+
+    @abc.abstractmethod
+    def run(self, args: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+        """Run on already-validated contiguous arrays."""
+
+
+__all__ = ["ArgumentError", "DType", "Executable", "check_arguments"]

@@ -1,0 +1,227 @@
+"""``xlalite-opt``: parse, verify, transform and print `.xir` files.
+
+Every failure (bad IR, unknown pass, unreadable file) is reported as a diagnostic on stderr
+with exit status 1; a Python traceback is only shown when XLALITE_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from xlalite.ir.diagnostics import Diagnostic, Location, XirError
+from xlalite.ir.parser import parse_module
+from xlalite.ir.printer import print_module
+from xlalite.ir.verifier import verify
+from xlalite.passes.manager import (
+    Instrumentation,
+    PipelineError,
+    format_stats,
+    format_timing,
+    parse_pipeline,
+    registered_passes,
+    run_pipeline,
+)
+
+EPILOG = """\
+examples:
+  xlalite-opt model.xir                         parse, verify and print in canonical form
+  xlalite-opt model.xir -o out.xir              ... writing the result to a file
+  cat model.xir | xlalite-opt -                 read standard input
+  xlalite-opt model.xir -p "cse,dce"            run a pass pipeline (see --list-passes)
+  xlalite-opt model.xir -p dce --print-ir-after-all --time-passes --pass-stats
+  xlalite-opt tests.xir --split-input-file      treat '// -----' separated chunks separately
+  xlalite-opt bad.xir --split-input-file --verify-diagnostics
+        check that each chunk produces exactly the errors its comments announce:
+          // expected-error@+1 {{use of undefined value}}
+        (@+N / @-N: N lines below / above the comment; no @: the comment's own line)
+
+exit status: 0 on success, 1 on any error (the message says where and why)
+"""
+
+_EXPECTED = re.compile(
+    r"//\s*expected-(error|warning|note)(?:@([+-]\d+|above|below))?\s*\{\{(.*?)\}\}")
+SPLIT_MARKER = re.compile(r"^//\s*-----\s*$")
+
+
+@dataclass
+class Chunk:
+    """A piece of the input and the number of lines before it in the file."""
+
+    text: str
+    line_offset: int
+
+
+def split_input(text: str, split: bool) -> list[Chunk]:
+    if not split:
+        return [Chunk(text, 0)]
+    chunks, current, start = [], [], 0
+    for i, line in enumerate(text.splitlines(keepends=True)):
+        if SPLIT_MARKER.match(line.strip()):
+            chunks.append(Chunk("".join(current), start))
+            current, start = [], i + 1
+        else:
+            current.append(line)
+    chunks.append(Chunk("".join(current), start))
+    return chunks
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="xlalite-opt",
+        description="Parse, verify, transform and print xlalite IR (.xir files).",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", nargs="?", default="-", help="input .xir file, or '-' for stdin")
+    p.add_argument("-o", "--output", default="-", help="output file (default: stdout)")
+    p.add_argument("-p", "--pass-pipeline", default="", metavar="SPEC",
+                   help='passes to run, e.g. "canonicalize,cse,dce"')
+    p.add_argument("--split-input-file", action="store_true",
+                   help="process '// -----' separated chunks independently")
+    p.add_argument("--verify-diagnostics", action="store_true",
+                   help="check errors against '// expected-error' comments instead of failing")
+    p.add_argument("--list-passes", action="store_true", help="list passes and their options")
+    p.add_argument("--no-verify-each", dest="verify_each", action="store_false",
+                   help="do not verify the IR after every pass")
+    p.add_argument("--print-ir-after-all", action="store_true", help="dump IR after each pass")
+    p.add_argument("--print-ir-after", action="append", default=[], metavar="PASS",
+                   help="dump IR after the named pass (repeatable)")
+    p.add_argument("--time-passes", action="store_true", help="report time spent in each pass")
+    p.add_argument("--pass-stats", action="store_true", help="report what each pass changed")
+    return p
+
+
+def list_passes() -> str:
+    lines = ["Available passes:"]
+    for name, cls in registered_passes().items():
+        lines.append(f"  {name:<16} {cls.summary()}")
+        for key, f in cls.options().items():
+            default = "" if f.default is None else f" (default: {f.default})"
+            lines.append(f"      {key}={getattr(f.type, '__name__', f.type)}{default}")
+    if len(lines) == 1:
+        lines.append("  (none registered)")
+    return "\n".join(lines) + "\n"
+
+
+def process_chunk(chunk: Chunk, filename: str, args: argparse.Namespace) -> tuple[str, list[str]]:
+    """Parse, verify and transform one chunk; returns (IR text, report lines). Raises XirError."""
+    module = verify(parse_module(chunk.text, filename, chunk.line_offset))
+    reports: list[str] = []
+    if args.pass_pipeline:
+        inst = Instrumentation(verify_each=args.verify_each,
+                               print_ir_after_all=args.print_ir_after_all,
+                               print_ir_after=frozenset(args.print_ir_after), out=sys.stderr)
+        records = run_pipeline(module, parse_pipeline(args.pass_pipeline), inst)
+        if args.time_passes:
+            reports.append(format_timing(records))
+        if args.pass_stats:
+            reports.append(format_stats(records))
+    return print_module(module), reports
+
+
+def expected_diagnostics(chunk: Chunk) -> list[tuple[int, str]]:
+    """(absolute line, expected message) pairs announced by comments in `chunk`."""
+    out = []
+    for i, line in enumerate(chunk.text.splitlines()):
+        for m in _EXPECTED.finditer(line):
+            where = m.group(2)
+            delta = {None: 0, "above": -1, "below": 1}.get(where)
+            delta = int(where) if delta is None else delta
+            out.append((chunk.line_offset + i + 1 + delta, m.group(3).strip()))
+    return out
+
+
+def check_diagnostics(chunk: Chunk, filename: str, args: argparse.Namespace) -> list[Diagnostic]:
+    """Mismatches between produced and expected diagnostics (empty: the chunk passes)."""
+    try:
+        process_chunk(chunk, filename, args)
+        produced: list[Diagnostic] = []
+    except XirError as e:
+        produced = e.diagnostics
+    expected = expected_diagnostics(chunk)
+    problems = []
+    unmatched = list(expected)
+    for d in produced:
+        hit = next((x for x in unmatched if x[0] == d.loc.line and x[1] in d.message), None)
+        if hit is None:
+            problems.append(Diagnostic(d.loc, f"unexpected error: {d.message}"))
+        else:
+            unmatched.remove(hit)
+    for line, msg in unmatched:
+        problems.append(Diagnostic(Location(filename, line, 1),
+                                   f'expected error "{msg}" was not produced'))
+    return problems
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.list_passes:
+        sys.stdout.write(list_passes())
+        return 0
+    try:
+        if args.input == "-":
+            text, filename = sys.stdin.read(), "<stdin>"
+        else:
+            with open(args.input, encoding="utf-8") as fh:
+                text, filename = fh.read(), args.input
+    except (OSError, UnicodeDecodeError) as e:
+        print(f"xlalite-opt: error: cannot read {args.input}: {e}", file=sys.stderr)
+        return 1
+    try:
+        if args.pass_pipeline:
+            parse_pipeline(args.pass_pipeline)  # report spec errors before any work
+    except PipelineError as e:
+        print(f"xlalite-opt: error: {e}", file=sys.stderr)
+        return 1
+    chunks = split_input(text, args.split_input_file)
+    if args.verify_diagnostics:
+        problems = [p for c in chunks for p in check_diagnostics(c, filename, args)]
+        for p in problems:
+            print(p.render(), file=sys.stderr)
+        return 1 if problems else 0
+    outputs, failed = [], False
+    for chunk in chunks:
+        try:
+            ir, reports = process_chunk(chunk, filename, args)
+        except XirError as e:
+            print(str(e), file=sys.stderr)
+            failed = True
+            continue
+        outputs.append(ir)
+        for r in reports:
+            sys.stderr.write(r)
+    if failed:
+        return 1
+    result = "// -----\n".join(outputs)
+    if args.output == "-":
+        sys.stdout.write(result)
+    else:
+        try:
+            with open(args.output, "w", encoding="utf-8") as fh:
+                fh.write(result)
+        except OSError as e:
+            print(f"xlalite-opt: error: cannot write {args.output}: {e}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point: never lets a traceback reach the user unless XLALITE_DEBUG=1."""
+    try:
+        return run(argv)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # noqa: BLE001  (last line of defence for the CLI contract)
+        if os.environ.get("XLALITE_DEBUG"):
+            raise
+        print(f"xlalite-opt: internal error: {type(e).__name__}: {e}\n"
+              "(this is a bug in xlalite; set XLALITE_DEBUG=1 to see the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
