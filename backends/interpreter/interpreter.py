@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
 from xlalite.backends.base import Backend, register_backend
+
 from xlalite.ir.core import RETURN, Block, Function, Module, Op, Value
 from xlalite.ir.verifier import verify
 from xlalite.runtime.executable import Executable

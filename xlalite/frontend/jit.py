@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from xlalite.frontend.pytree import TreeDef, flatten, unflatten
-from xlalite.frontend.tensor import Tensor, TensorBase, Trace, Tracer, _PYTHON_DEFAULTS
+from xlalite.frontend.tensor import _PYTHON_DEFAULTS, Tensor, TensorBase, Trace, Tracer
 from xlalite.ir.builder import finish, new_function
 from xlalite.ir.core import Module
 from xlalite.ir.types import TensorType

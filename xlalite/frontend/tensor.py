@@ -24,7 +24,6 @@ from xlalite.ir.core import Value
 from xlalite.ir.types import DType, TensorType
 from xlalite.ops.registry import get_op
 
-
 _PYTHON_DEFAULTS = {"f": np.dtype(np.float32), "i": np.dtype(np.int32)}
 
 

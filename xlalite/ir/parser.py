@@ -158,7 +158,7 @@ class _Walker:
             elif c.data == "op_type":
                 op_type = c
         assert name_tok is not None and op_type is not None
-        name = json.loads(name_tok)
+        name = self.string(name_tok)
         operands = [self.lookup(t) for t in operand_toks]
         in_types = [self.tensor_type(t) for t in op_type.children[:-1]]
         out_types = self.result_types(op_type.children[-1])
@@ -193,6 +193,13 @@ class _Walker:
             region.append(block)
         return region
 
+    def string(self, tok: Token) -> str:
+        """Decode a quoted string (JSON escapes); a bad escape is reported at the token."""
+        try:
+            return json.loads(tok, strict=False)
+        except json.JSONDecodeError as e:
+            raise self.error(tok, f"malformed string literal: {e.msg}") from None
+
     # --- attributes --------------------------------------------------------------------
     def attr_dict(self, tree: Tree) -> dict[str, object]:
         out: dict[str, object] = {}
@@ -210,7 +217,7 @@ class _Walker:
         if kind == "float_attr":
             return float(item.children[0])
         if kind == "string_attr":
-            return json.loads(item.children[0])
+            return self.string(item.children[0])
         if kind == "list_attr":
             return tuple(self.attr_value(c) for c in item.children)
         if kind == "dense_attr":
@@ -285,5 +292,6 @@ def parse_module(text: str, filename: str = "<string>", line_offset: int = 0) ->
     except lark.exceptions.UnexpectedEOF as e:
         line = len(walker.lines) or 1
         loc = walker.loc(line, len(walker.lines[-1]) + 1 if walker.lines else 1)
-        raise XirError(Diagnostic(loc, f"unexpected end of input; {_expected_text(set(e.expected))}")) from None
+        message = f"unexpected end of input; {_expected_text(set(e.expected))}"
+        raise XirError(Diagnostic(loc, message)) from None
     return walker.module(tree)

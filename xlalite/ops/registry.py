@@ -168,7 +168,7 @@ def all_ops() -> list[OpDef]:
 
 
 def _suggest(name: str, options: Mapping[str, object] | Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(options), n=3)
+    close = difflib.get_close_matches(name, list(options), n=3, cutoff=0.75)
     return "; did you mean " + " or ".join(f"'{c}'" for c in close) + "?" if close else ""
 
 

@@ -1,0 +1,15 @@
+"""Shared test settings: hypothesis profiles (CI default; XLALITE_NIGHTLY=1 for long runs)."""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("nightly", deadline=None, max_examples=10_000,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("nightly" if os.environ.get("XLALITE_NIGHTLY") else "ci")
+
+
+def scaled(n: int) -> int:
+    """Example count for a property test: `n` in CI, 10,000 in a nightly run."""
+    return 10_000 if os.environ.get("XLALITE_NIGHTLY") else n
