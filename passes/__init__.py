@@ -1,5 +1,6 @@
 """Passes over the IR (imported as ``xlalite.passes``); see ``manager.py`` for the contract."""
 
+from xlalite.passes import canonicalize, cse, dce, fuse  # noqa: F401  (register passes)
 from xlalite.passes.manager import (
     Instrumentation,
     Pass,

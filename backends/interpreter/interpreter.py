@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from xlalite.backends.base import Backend, register_backend
 
-from xlalite.ir.core import RETURN, Block, Function, Module, Op, Value
+from xlalite.ir.core import TERMINATORS, Block, Function, Module, Op, Value
 from xlalite.ir.verifier import verify
 from xlalite.runtime.executable import Executable
 
@@ -33,7 +33,7 @@ def run_block(block: Block, args: Sequence[np.ndarray], env: dict[Value, np.ndar
     env.update(zip(block.args, args))
     for op in block.ops:
         inputs = [env[v] for v in op.operands]
-        if op.name == RETURN:
+        if op.name in TERMINATORS:
             return inputs
         env.update(zip(op.results, run_op(op, inputs)))
     return []

@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from xlalite.frontend.numpy_api import asarray
 from xlalite.frontend.pytree import TreeDef, flatten, unflatten
-from xlalite.frontend.tensor import _PYTHON_DEFAULTS, Tensor, TensorBase, Trace, Tracer
+from xlalite.frontend.tensor import _PYTHON_DEFAULTS, Tensor, TensorBase, Trace, Tracer, tracing
 from xlalite.ir.builder import finish, new_function
 from xlalite.ir.core import Module
 from xlalite.ir.types import TensorType
@@ -159,11 +160,10 @@ class Jitted:
                 flat, tree = flatten(arg)
                 call_args.append(unflatten(tree, [next(tracers) for _ in flat]))
         try:
-            out = self.fn(*call_args)
-            out_flat, out_tree = flatten(out)
-            from xlalite.frontend.numpy_api import asarray
-
-            values = [trace.value_of(asarray(o)) for o in out_flat]
+            with tracing(trace):
+                out = self.fn(*call_args)
+                out_flat, out_tree = flatten(out)
+                values = [trace.value_of(asarray(o)) for o in out_flat]
         finally:
             trace.open = False
         finish(func, builder, values)

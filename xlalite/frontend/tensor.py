@@ -13,6 +13,8 @@ results agree by construction.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -225,11 +227,34 @@ def _to_dtype(dtype: object) -> DType:
     return DType.from_numpy(np.dtype(dtype))
 
 
+class _TraceStack(threading.local):
+    def __init__(self) -> None:
+        self.traces: list[Trace] = []
+
+
+_ACTIVE = _TraceStack()
+
+
+@contextlib.contextmanager
+def tracing(trace: Trace):
+    """Make `trace` the innermost active trace: while it is open every op is staged into it,
+    even one whose operands are all concrete (so constants are computed by the program, not
+    baked in at trace time; JAX calls this omnistaging)."""
+    _ACTIVE.traces.append(trace)
+    try:
+        yield trace
+    finally:
+        _ACTIVE.traces.pop()
+
+
 def bind(name: str, operands: Sequence[TensorBase], **attrs: object) -> TensorBase:
-    """Apply the registered op `name`: trace it if any operand is a tracer, else run it now."""
+    """Apply the registered op `name`: stage it into the trace of a tracer operand or the
+    innermost active trace, else run it now (eager mode)."""
     for x in operands:
         if isinstance(x, Tracer):
             return x.trace.emit(name, operands, attrs)
+    if _ACTIVE.traces:
+        return _ACTIVE.traces[-1].emit(name, operands, attrs)
     opdef = get_op(name)
     norm = opdef.normalize_attrs(attrs)
     types = opdef.infer_types([x.type for x in operands], norm)

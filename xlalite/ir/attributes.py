@@ -23,30 +23,27 @@ class AttrError(ValueError):
 class DenseElements:
     """An immutable dense tensor literal (the value of ``xl.constant``)."""
 
-    __slots__ = ("array", "type", "_key")
+    __slots__ = ("array", "type", "is_splat", "_key")
 
     def __init__(self, array: np.ndarray, type: TensorType | None = None):
         if type is None:
             type = TensorType.of(np.asarray(array))
         arr = np.array(array, dtype=type.dtype.numpy, copy=True)
-        if arr.shape != type.shape:
-            if arr.ndim == 0 or arr.size == 1:  # a splat fills the whole type
-                arr = np.full(type.shape, arr.reshape(()), dtype=type.dtype.numpy)
-            else:
-                raise AttrError(
-                    f"dense literal has shape {list(arr.shape)} but its type is {type}"
-                )
+        if arr.shape != type.shape and arr.size != 1:
+            raise AttrError(f"dense literal has shape {list(arr.shape)} but its type is {type}")
+        flat = arr.reshape(-1)
+        # Same bit pattern everywhere (so NaN splats count, and -0.0 differs from 0.0).
+        self.is_splat = flat.size > 0 and bool(np.all(
+            flat.view(np.uint8).reshape(flat.size, -1) == flat[:1].view(np.uint8)))
+        if self.is_splat:  # stored as a zero-stride view: a huge splat costs one element
+            first = flat[:1].copy()
+            arr = np.broadcast_to(first.reshape(()), type.shape)
+            self._key = (type, first.tobytes())
+        else:
+            self._key = (type, arr.tobytes())
         arr.setflags(write=False)
         self.array = arr
         self.type = type
-        self._key = (type, arr.tobytes())
-
-    @property
-    def is_splat(self) -> bool:
-        """True when every element has the same bit pattern (so NaN splats count too)."""
-        flat = self.array.reshape(-1)
-        return flat.size > 0 and bool(np.all(flat.view(np.uint8).reshape(flat.size, -1)
-                                             == flat[:1].view(np.uint8)))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, DenseElements) and self._key == other._key
@@ -96,6 +93,15 @@ class BoolAttr(AttrKind):
         if not isinstance(value, (bool, np.bool_)):
             raise AttrError(f"expected {self.name}, got {_show(value)}")
         return bool(value)
+
+
+class StrAttr(AttrKind):
+    name = "a string"
+
+    def normalize(self, value: object) -> str:
+        if not isinstance(value, str):
+            raise AttrError(f"expected {self.name}, got {_show(value)}")
+        return value
 
 
 class EnumAttr(AttrKind):

@@ -23,6 +23,15 @@ if TYPE_CHECKING:
 
 #: Name of the function terminator (printed as ``return %a, %b``).
 RETURN = "return"
+#: Terminator of blocks inside op regions (e.g. the body of ``xl.fusion``).
+YIELD = "xl.yield"
+TERMINATORS = frozenset({RETURN, YIELD})
+
+
+def is_discardable(attr_name: str) -> bool:
+    """Namespaced attributes (``mem.offset``) annotate ops for later passes and backends; the
+    op declaration does not list them (like MLIR's discardable attributes)."""
+    return "." in attr_name
 
 
 class Value:

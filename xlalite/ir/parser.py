@@ -124,6 +124,9 @@ class _Walker:
         results = next(c for c in tree.children if isinstance(c, Tree) and c.data == "result_types")
         arg_types = [self.tensor_type(a.children[1]) for a in args]
         func = Function(str(sym)[1:], arg_types, self.result_types(results), loc=self.loc_of(sym))
+        for c in tree.children:
+            if isinstance(c, Tree) and c.data == "attr_dict":
+                func.attributes = self.attr_dict(c)
         self.scopes.append({})
         for a, value in zip(args, func.args):
             self.define(a.children[0], value)

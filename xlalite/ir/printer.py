@@ -120,17 +120,19 @@ def _print_op(op: Op, namer: Namer, indent: str, out: list[str]) -> None:
     if op.results:
         head = ", ".join("%" + namer.name_result(r) for r in op.results) + " = "
     line = f'{indent}{head}"{op.name}"({operands})'
-    if op.regions:
-        out.append(line + " (")
-        for ri, region in enumerate(op.regions):
-            out.append(indent + "  {")
+    if op.regions:  # MLIR layout: ({ ^bb0(...): ops }, { ... }) then attributes and type
+        opener = " ({"
+        for region in op.regions:
+            outer_names = set(namer.used)  # names inside a region are free again after it
+            out.append(line + opener)
             for bi, block in enumerate(region.blocks):
                 namer.name_args(block)
                 args = ", ".join(f"{namer[a]}: {a.type}" for a in block.args)
-                out.append(f"{indent}  ^bb{bi}({args}):")
-                _print_block(block, namer, indent + "    ", out)
-            out.append(indent + "  }" + ("," if ri + 1 < len(op.regions) else ""))
-        line = indent + ")"
+                out.append(f"{indent}^bb{bi}({args}):")
+                _print_block(block, namer, indent + "  ", out)
+            line, opener = indent + "}", ", {"
+            namer.used = outer_names
+        line += ")"
     if op.attributes:
         attrs = ", ".join(f"{k} = {format_attr(v)}" for k, v in op.attributes.items())
         line += f" {{{attrs}}}"
@@ -143,7 +145,11 @@ def print_function(func: Function) -> str:
     namer = Namer()
     namer.name_args(func.body)
     args = ", ".join(f"{namer[a]}: {a.type}" for a in func.args)
-    out = [f"func @{func.name}({args}) -> {format_result_types(func.result_types)} {{"]
+    attrs = ""
+    if func.attributes:
+        attrs = " attributes {" + ", ".join(
+            f"{k} = {format_attr(v)}" for k, v in func.attributes.items()) + "}"
+    out = [f"func @{func.name}({args}) -> {format_result_types(func.result_types)}{attrs} {{"]
     _print_block(func.body, namer, "  ", out)
     out.append("}")
     return "\n".join(out) + "\n"

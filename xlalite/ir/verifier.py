@@ -13,7 +13,7 @@ Checked, with one diagnostic per violation (all of them are collected):
 from __future__ import annotations
 
 from xlalite.ir.attributes import AttrError
-from xlalite.ir.core import RETURN, Block, Function, Module, Op, Value
+from xlalite.ir.core import RETURN, YIELD, Block, Function, Module, Op, Value, is_discardable
 from xlalite.ir.diagnostics import UNKNOWN, Diagnostic, Location, XirError
 
 
@@ -30,6 +30,9 @@ def verify_op(op: Op) -> list[Diagnostic]:
         opdef = get_op(op.name)
     except KeyError as e:
         return [_diag(op, str(e.args[0]))]
+    custom = opdef.extra.get("verify")
+    if custom is not None:  # region ops: result types come from their bodies
+        return [_diag(op, msg) for msg in custom(op)]
     try:
         attrs = opdef.normalize_attrs(op.attributes)
         inferred = opdef.infer_types([v.type for v in op.operands], attrs)
@@ -54,11 +57,16 @@ def _verify_block(block: Block, visible: set[Value], diags: list[Diagnostic],
             if v not in visible:
                 diags.append(_diag(op, f"operand #{j} of '{op.name}' is used before it is defined "
                                        "(or defined outside this function)"))
+        last = i == len(block.ops) - 1
         if op.name == RETURN:
-            if function is None or i != len(block.ops) - 1:
+            if function is None or not last:
                 diags.append(_diag(op, "'return' must be the last op of a function body"))
             else:
                 _verify_return(op, function, diags)
+            continue
+        if op.name == YIELD:
+            if function is not None or not last:
+                diags.append(_diag(op, f"'{YIELD}' must be the last op of a region block"))
             continue
         diags.extend(verify_op(op))
         for region in op.regions:
@@ -78,6 +86,23 @@ def _verify_return(op: Op, func: Function, diags: list[Diagnostic]) -> None:
             diags.append(_diag(op, f"return value #{i} has type {g} but @{func.name} declares {want}"))
 
 
+def _function_attr_errors(func: Function) -> list[str]:
+    """Function attributes: ``donate`` lists argument indices the callee may overwrite."""
+    errors = []
+    for key, value in func.attributes.items():
+        if key == "donate":
+            ok = isinstance(value, tuple) and all(
+                isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(func.args)
+                for i in value)
+            if not ok:
+                errors.append(f"'donate' of @{func.name} must list argument indices "
+                              f"0..{len(func.args) - 1}")
+        elif not is_discardable(key):
+            errors.append(f"unknown function attribute '{key}' (known: donate; namespaced "
+                          "names like 'mem.arena_bytes' are free-form)")
+    return errors
+
+
 def collect_diagnostics(module: Module) -> list[Diagnostic]:
     """All verifier diagnostics of `module`, in program order (empty when valid)."""
     diags: list[Diagnostic] = []
@@ -90,6 +115,7 @@ def collect_diagnostics(module: Module) -> list[Diagnostic]:
         if term is None or term.name != RETURN:
             diags.append(_diag(func, f"function @{func.name} must end with 'return'"))
         _verify_block(func.body, set(), diags, func)
+        diags.extend(_diag(func, m) for m in _function_attr_errors(func))
     return diags
 
 

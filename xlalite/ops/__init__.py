@@ -2,7 +2,9 @@
 
 from xlalite.ops import (  # noqa: F401  (imported for registration)
     constant,
+    debug,
     elementwise,
+    fusion,
     indexing,
     linalg,
     nn,

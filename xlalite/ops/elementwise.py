@@ -13,6 +13,7 @@ import scipy.special
 
 from xlalite.ir.attributes import DTypeAttr, EnumAttr
 from xlalite.ir.types import ALL_DTYPES, FLOATS, NUMERIC, DType, TensorType
+from xlalite.ops import patterns as P
 from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, register
 from xlalite.ops.rules import require_dtype, require_same
 
@@ -21,7 +22,7 @@ _BROADCAST_HINT = " (broadcasting must be explicit: use xl.broadcast_in_dim)"
 
 
 def unary(name: str, fn: Callable[[np.ndarray], np.ndarray], doc: str,
-          dtypes: frozenset[DType] = FLOATS) -> OpDef:
+          dtypes: frozenset[DType] = FLOATS, patterns: tuple = ()) -> OpDef:
     """Declare a unary elementwise op whose result has the operand's type."""
 
     def infer(x: TensorType) -> TensorType:
@@ -33,11 +34,11 @@ def unary(name: str, fn: Callable[[np.ndarray], np.ndarray], doc: str,
 
     example = TensorType((2, 3), min(dtypes, key=lambda d: d.value))
     return register(OpDef(name, doc, ("x",), infer, reference, FusionKind.ELEMENTWISE,
-                          example=lambda: ([example], {})))
+                          example=lambda: ([example], {}), patterns=patterns))
 
 
 def binary(name: str, fn: Callable[[np.ndarray, np.ndarray], np.ndarray], doc: str,
-           dtypes: frozenset[DType] = NUMERIC) -> OpDef:
+           dtypes: frozenset[DType] = NUMERIC, patterns: tuple = ()) -> OpDef:
     """Declare a binary elementwise op over two operands of the same type."""
 
     def infer(lhs: TensorType, rhs: TensorType) -> TensorType:
@@ -49,14 +50,14 @@ def binary(name: str, fn: Callable[[np.ndarray, np.ndarray], np.ndarray], doc: s
         return np.asarray(fn(lhs, rhs)).astype(lhs.dtype, copy=False)
 
     return register(OpDef(name, doc, ("lhs", "rhs"), infer, reference, FusionKind.ELEMENTWISE,
-                          example=lambda: ([_T, _T], {})))
+                          example=lambda: ([_T, _T], {}), patterns=patterns))
 
 
 def _rsqrt(x: np.ndarray) -> np.ndarray:
     return np.reciprocal(np.sqrt(x))
 
 
-NEG = unary("xl.neg", np.negative, "Negation, -x.", NUMERIC)
+NEG = unary("xl.neg", np.negative, "Negation, -x.", NUMERIC, patterns=(P.involution,))
 EXP = unary("xl.exp", np.exp, "Exponential, e**x.")
 LOG = unary("xl.log", np.log, "Natural logarithm.")
 TANH = unary("xl.tanh", np.tanh, "Hyperbolic tangent.")
@@ -69,10 +70,13 @@ SIN = unary("xl.sin", np.sin, "Sine of an angle in radians.")
 COS = unary("xl.cos", np.cos, "Cosine of an angle in radians.")
 ERF = unary("xl.erf", scipy.special.erf, "Gauss error function.")
 
-ADD = binary("xl.add", np.add, "Sum, lhs + rhs.")
-SUB = binary("xl.sub", np.subtract, "Difference, lhs - rhs.")
-MUL = binary("xl.mul", np.multiply, "Product, lhs * rhs.")
-DIV = binary("xl.div", np.divide, "Quotient of floats, lhs / rhs.", FLOATS)
+ADD = binary("xl.add", np.add, "Sum, lhs + rhs.",
+             patterns=(P.identity_rhs(0), P.identity_lhs(0)))
+SUB = binary("xl.sub", np.subtract, "Difference, lhs - rhs.", patterns=(P.identity_rhs(0),))
+MUL = binary("xl.mul", np.multiply, "Product, lhs * rhs.",
+             patterns=(P.identity_rhs(1), P.identity_lhs(1), P.int_mul_zero))
+DIV = binary("xl.div", np.divide, "Quotient of floats, lhs / rhs.", FLOATS,
+             patterns=(P.identity_rhs(1),))
 POW = binary("xl.pow", np.power, "Power of floats, lhs ** rhs.", FLOATS)
 MAX = binary("xl.max", np.maximum, "Elementwise maximum (NaN propagates).")
 MIN = binary("xl.min", np.minimum, "Elementwise minimum (NaN propagates).")
@@ -116,6 +120,7 @@ SELECT = register(OpDef(
     lambda pred, on_true, on_false: np.where(pred, on_true, on_false),
     FusionKind.ELEMENTWISE,
     example=lambda: ([_T.with_dtype(DType.BOOL), _T, _T], {}),
+    patterns=(P.select_constant_predicate,),
 ))
 
 
@@ -131,4 +136,5 @@ CAST = register(OpDef(
     FusionKind.ELEMENTWISE,
     attrs=(AttrSpec("dtype", DTypeAttr(), doc="target element type"),),
     example=lambda: ([_T], {"dtype": DType.F64}),
+    patterns=(P.same_type_is_noop,),
 ))

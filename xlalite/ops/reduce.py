@@ -8,6 +8,7 @@ import numpy as np
 
 from xlalite.ir.attributes import IntAttr, IntListAttr
 from xlalite.ir.types import NUMERIC, DType, TensorType
+from xlalite.ops import patterns as P
 from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, register
 from xlalite.ops.rules import require_axes, require_axis, require_dtype
 
@@ -41,7 +42,8 @@ def reduction(name: str, kind: str, fn: Callable[..., np.ndarray], doc: str) -> 
 
     return register(OpDef(name, doc, ("x",), infer, reference, FusionKind.REDUCTION,
                           attrs=(AttrSpec("axes", IntListAttr(), doc="axes to reduce"),),
-                          example=lambda: ([_T], {"axes": (1,)})))
+                          example=lambda: ([_T], {"axes": (1,)}),
+                          patterns=(P.empty_reduction,)))
 
 
 REDUCE_SUM = reduction("xl.reduce_sum", "sum", np.sum, "Sum over `axes`.")

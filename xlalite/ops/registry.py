@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from xlalite.ir.attributes import AttrError, AttrKind
+from xlalite.ir.core import is_discardable
 from xlalite.ir.types import TensorType
 
 
@@ -69,7 +70,7 @@ class OpDef:
     doc: str
     operands: tuple[str, ...]
     infer: InferFn
-    reference: ReferenceFn
+    reference: ReferenceFn | None  # None only for region ops run by extra["interpret"]
     fusion: FusionKind
     example: Callable[[], Example]
     attrs: tuple[AttrSpec, ...] = ()
@@ -77,6 +78,7 @@ class OpDef:
     vjp: Callable | None = None
     differentiable: bool = True  # False: gradients through this op are zero / undefined
     pure: bool = True  # False: never removed or merged by DCE/CSE
+    patterns: tuple[Callable, ...] = ()  # canonicalization rewrites: (op, rewriter) -> bool
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -85,8 +87,8 @@ class OpDef:
 
     def check_operand_count(self, n: int) -> None:
         fixed = len(self.operands) - (1 if self.variadic else 0)
-        if self.variadic and n < len(self.operands):
-            raise ShapeError(f"'{self.name}' takes at least {len(self.operands)} operands, got {n}")
+        if self.variadic and n < fixed:
+            raise ShapeError(f"'{self.name}' takes at least {fixed} operands, got {n}")
         if not self.variadic and n != fixed:
             names = ", ".join(self.operands) or "none"
             raise ShapeError(f"'{self.name}' takes {fixed} operands ({names}), got {n}")
@@ -95,7 +97,7 @@ class OpDef:
         """Check `attrs` against the declaration, fill defaults, return canonical values."""
         specs = self.attr_specs
         for name in attrs:
-            if name not in specs:
+            if name not in specs and not is_discardable(name):
                 hint = _suggest(name, specs)
                 valid = ", ".join(specs) or "none"
                 raise AttrError(f"'{self.name}' has no attribute '{name}'{hint} (valid: {valid})")
@@ -112,6 +114,7 @@ class OpDef:
                 )
             else:
                 out[spec.name] = spec.kind.normalize(spec.default)
+        out.update((k, v) for k, v in attrs.items() if is_discardable(k))
         return out
 
     def infer_types(
@@ -119,7 +122,7 @@ class OpDef:
     ) -> tuple[TensorType, ...]:
         """Run the shape rule on normalized attributes; always returns a tuple."""
         self.check_operand_count(len(operand_types))
-        out = self.infer(*operand_types, **attrs)
+        out = self.infer(*operand_types, **{k: v for k, v in attrs.items() if not is_discardable(k)})
         return out if isinstance(out, tuple) else (out,)
 
     def evaluate(
@@ -127,7 +130,9 @@ class OpDef:
         result_types: Sequence[TensorType],
     ) -> tuple[np.ndarray, ...]:
         """Run the NumPy reference and check its results against the declared types."""
-        out = self.reference(*arrays, **attrs)
+        if self.reference is None:
+            raise TypeError(f"'{self.name}' has no standalone reference (it runs its region)")
+        out = self.reference(*arrays, **{k: v for k, v in attrs.items() if not is_discardable(k)})
         outs = out if isinstance(out, tuple) else (out,)
         checked = []
         for i, (arr, t) in enumerate(zip(outs, result_types, strict=True)):

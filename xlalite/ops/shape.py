@@ -8,6 +8,7 @@ import numpy as np
 
 from xlalite.ir.attributes import IntAttr, IntListAttr
 from xlalite.ir.types import DType, TensorType
+from xlalite.ops import patterns as P
 from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, register
 from xlalite.ops.rules import require_axes, require_axis, require_len
 
@@ -41,6 +42,7 @@ BROADCAST_IN_DIM = register(OpDef(
     attrs=(AttrSpec("shape", IntListAttr(), doc="result shape"),
            AttrSpec("dims", IntListAttr(), doc="result dim of each operand dim")),
     example=lambda: ([TensorType((3,), DType.F32)], {"shape": (2, 3), "dims": (1,)}),
+    patterns=(P.same_type_is_noop, P.broadcast_splat, P.compose_broadcast),
 ))
 
 
@@ -60,6 +62,7 @@ RESHAPE = register(OpDef(
     ("x",), _reshape_infer, lambda x, shape: x.reshape(shape).copy(), FusionKind.INJECTIVE,
     attrs=(AttrSpec("shape", IntListAttr(), doc="result shape"),),
     example=lambda: ([_T], {"shape": (3, 2)}),
+    patterns=(P.same_type_is_noop, P.compose_reshape),
 ))
 
 
@@ -75,6 +78,7 @@ TRANSPOSE = register(OpDef(
     lambda x, perm: np.transpose(x, perm).copy(), FusionKind.INJECTIVE,
     attrs=(AttrSpec("perm", IntListAttr(), doc="a permutation of the dims"),),
     example=lambda: ([_T], {"perm": (1, 0)}),
+    patterns=(P.compose_transpose,),
 ))
 
 
@@ -104,10 +108,13 @@ SLICE = register(OpDef(
     attrs=(AttrSpec("start", IntListAttr()), AttrSpec("limit", IntListAttr()),
            AttrSpec("stride", IntListAttr())),
     example=lambda: ([_T], {"start": (0, 1), "limit": (2, 3), "stride": (1, 1)}),
+    patterns=(P.full_slice,),
 ))
 
 
 def _concat_infer(*xs: TensorType, axis: int) -> TensorType:
+    if not xs:
+        raise ShapeError("'xl.concatenate' needs at least one operand")
     first = xs[0]
     require_axis("xl.concatenate", axis, first.rank)
     total = 0

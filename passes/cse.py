@@ -1,0 +1,66 @@
+"""``cse``: common-subexpression elimination of pure ops.
+
+Two ops are the same expression when they have the same name, operands (by identity),
+attributes and result types. The later one is replaced by the earlier one, which dominates it
+(straight-line blocks). Ops in a region may reuse expressions from enclosing blocks, never the
+other way round. Ops with effects, with regions, and unregistered ops are never merged.
+"""
+
+from __future__ import annotations
+
+from collections import ChainMap
+from dataclasses import dataclass
+
+from xlalite.passes.manager import Pass, register_pass
+
+from xlalite.ir.core import TERMINATORS, Block, Module, Op
+
+
+def _key(op: Op) -> tuple | None:
+    from xlalite.ops.registry import get_op
+
+    try:
+        if not get_op(op.name).pure or op.regions:
+            return None
+    except KeyError:
+        return None
+    key = (op.name, tuple(op.operands), tuple(op.attributes.items()), tuple(op.result_types))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def cse_block(block: Block, known: ChainMap) -> int:
+    """Merge duplicate expressions in `block`; `known` holds those of enclosing blocks."""
+    merged = 0
+    for op in list(block.ops):
+        if op.name in TERMINATORS:
+            continue
+        for region in op.regions:
+            for inner in region.blocks:
+                merged += cse_block(inner, known.new_child())
+        key = _key(op)
+        if key is None:
+            continue
+        earlier = known.get(key)
+        if earlier is None:
+            known[key] = op
+            continue
+        for old, new in zip(op.results, earlier.results, strict=True):
+            old.replace_all_uses_with(new)
+        op.erase()
+        merged += 1
+    return merged
+
+
+@register_pass
+@dataclass(frozen=True)
+class CommonSubexpressionElimination(Pass):
+    """Merge identical pure ops (name, operands, attributes, types)."""
+
+    name = "cse"
+
+    def apply(self, module: Module) -> dict[str, int]:
+        return {"ops-merged": sum(cse_block(f.body, ChainMap()) for f in module.functions)}

@@ -1,0 +1,189 @@
+"""``fuse``: group ops into ``xl.fusion`` kernels by their fusion kind (TVM-style grading).
+
+Rules, from cheapest to most restrictive kind:
+
+* **elementwise / broadcast** producers (incl. splat constants and iota) are computed inline by
+  any consumer that can absorb them: elementwise, broadcast and reduction ops. A producer with
+  several consumers is duplicated into each (recomputation is cheaper than a round trip to
+  memory) unless some consumer cannot absorb it; then it is materialized once and read.
+* **reductions** (``reduce_sum/max/min/prod``) absorb an elementwise prologue, and are absorbed
+  as the anchor of an elementwise epilogue of the same shape (so a row softmax is three
+  kernels: max, sum(exp(x - max)), exp(x - max) / sum).
+* **matmul-like** ops (``dot_general``, ``conv2d``) take no prologue (BLAS reads memory) but
+  anchor an elementwise epilogue of the same shape (bias add, activation).
+* **injective** and **opaque** ops run on their own.
+
+A group never holds more than one anchor, and an anchor is absorbed only along a chain where
+every value is used once, so no reduction or matmul is ever computed twice. Groups of one op
+are left alone. Contract: valid IR in, valid IR out, same results on the interpreter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from xlalite.passes.manager import Pass, register_pass
+
+from xlalite.ir.builder import Builder
+from xlalite.ir.core import TERMINATORS, Block, Function, Module, Op, Value
+from xlalite.ops.fusion import make_fusion
+from xlalite.ops.registry import FusionKind, get_op
+
+REDUCTION_ANCHORS = frozenset({"xl.reduce_sum", "xl.reduce_max", "xl.reduce_min", "xl.reduce_prod"})
+
+
+def _kind(op: Op) -> FusionKind:
+    try:
+        return get_op(op.name).fusion
+    except KeyError:
+        return FusionKind.OPAQUE
+
+
+def is_unit_reshape(op: Op) -> bool:
+    """A reshape that only inserts or drops size-1 dims: a pure re-indexing, no data motion."""
+    if op.name != "xl.reshape":
+        return False
+    drop_ones = [d for d in op.operands[0].type.shape if d != 1]
+    return drop_ones == [d for d in op.results[0].type.shape if d != 1]
+
+
+def _loop_kind(op: Op) -> FusionKind:
+    """Fusion kind, treating unit-dim reshapes as broadcasts (both only re-index)."""
+    return FusionKind.BROADCAST if is_unit_reshape(op) else _kind(op)
+
+
+def is_cheap_producer(op: Op) -> bool:
+    """Elementwise/broadcast, pure, no regions; constants only when they are splats."""
+    if op.regions or _loop_kind(op) > FusionKind.BROADCAST or not get_op(op.name).pure:
+        return False
+    return op.name != "xl.constant" or op.attributes["value"].is_splat
+
+
+def can_absorb(op: Op) -> bool:
+    """Whether `op` can compute a cheap producer inline instead of reading it from memory."""
+    if op.name in TERMINATORS or op.regions:
+        return False
+    return _loop_kind(op) <= FusionKind.BROADCAST or op.name in REDUCTION_ANCHORS
+
+
+def is_anchor(op: Op) -> bool:
+    return op.name in REDUCTION_ANCHORS or _kind(op) is FusionKind.MATMUL
+
+
+@dataclass
+class Group:
+    root: Op
+    ops: set[Op] = field(default_factory=set)
+    anchor: Op | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.anchor is None and self.root.name not in REDUCTION_ANCHORS:
+            return "loop"
+        anchor = self.anchor or self.root
+        return "reduction" if anchor.name in REDUCTION_ANCHORS else "matmul"
+
+
+class _Planner:
+    """Decides groups for one block (top level of a function)."""
+
+    def __init__(self, block: Block, max_ops: int):
+        self.block = block
+        self.max_ops = max_ops
+        self.materialized = {op: not (is_cheap_producer(op) and all(
+            can_absorb(u.op) for r in op.results for u in r.uses)) for op in block.ops}
+        self.absorbed: set[Op] = set()
+
+    def groups(self) -> list[Group]:
+        out = []
+        for op in reversed(self.block.ops):
+            if op.name in TERMINATORS or op in self.absorbed or not self.materialized[op]:
+                continue
+            group = Group(op)
+            self._visit(group, op, exclusive=True, out_space=True)
+            out.append(group)
+        return out
+
+    def _visit(self, group: Group, op: Op, exclusive: bool, out_space: bool) -> None:
+        group.ops.add(op)
+        if _kind(op) is FusionKind.MATMUL or (not can_absorb(op) and op is group.root):
+            return  # matmul-like and non-absorbing roots read their operands from memory
+        root_shape = group.root.results[0].type.shape if group.root.results else None
+        for v in op.operands:
+            p = v.defining_op
+            if p is None or p in group.ops:
+                continue
+            single_use = len(v.uses) == 1 and len(p.results) == 1
+            if (is_anchor(p) and group.anchor is None and op is not p and single_use and exclusive
+                    and out_space and _kind(op) is FusionKind.ELEMENTWISE
+                    and p.results[0].type.shape == root_shape
+                    and len(group.ops) < self.max_ops):
+                group.anchor = p
+                self.absorbed.add(p)
+                self._visit(group, p, exclusive=True, out_space=False)
+            elif not self.materialized[p]:
+                if len(group.ops) >= self.max_ops:
+                    self.materialized[p] = True  # too big: p becomes a kernel of its own
+                    continue
+                keeps_space = _kind(p) is FusionKind.ELEMENTWISE and v.type.shape == root_shape
+                self._visit(group, p, exclusive and single_use, out_space and keeps_space)
+
+
+def _outline(block: Block, group: Group) -> Op:
+    ordered = [op for op in block.ops if op in group.ops]
+    inputs: list[Value] = []
+    for op in ordered:
+        for v in op.operands:
+            if (v.defining_op not in group.ops) and v not in inputs:
+                inputs.append(v)
+
+    def body(inner: Block) -> list[Value]:
+        mapping = dict(zip(inputs, inner.args))
+        b = Builder(inner)
+        for op in ordered:
+            clone = b.insert(Op(op.name, [mapping[v] for v in op.operands], op.result_types,
+                                dict(op.attributes), loc=op.loc))
+            mapping.update(zip(op.results, clone.results))
+        return [mapping[r] for r in group.root.results]
+
+    fusion = make_fusion(inputs, group.kind, body)
+    fusion.loc = group.root.loc
+    block.insert_before(group.root, fusion)
+    for old, new in zip(group.root.results, fusion.results, strict=True):
+        old.replace_all_uses_with(new)
+    return fusion
+
+
+def count_kernels(func: Function) -> int:
+    """Top-level ops that run as a kernel (everything but constants and the return)."""
+    return sum(1 for op in func.body.ops if op.name not in TERMINATORS and op.name != "xl.constant")
+
+
+def fuse_function(func: Function, max_ops: int = 64) -> dict[str, int]:
+    block = func.body
+    before = count_kernels(func)
+    groups = [g for g in _Planner(block, max_ops).groups() if len(g.ops) > 1]
+    grouped = set().union(*(g.ops for g in groups)) if groups else set()
+    for g in groups:
+        _outline(block, g)
+    for op in reversed(list(block.ops)):  # originals are now dead (their clones live on)
+        if op in grouped and not any(r.uses for r in op.results):
+            op.erase()
+    return {"groups-formed": len(groups), "ops-fused": sum(len(g.ops) for g in groups),
+            "kernels-before": before, "kernels-after": count_kernels(func)}
+
+
+@register_pass
+@dataclass(frozen=True)
+class Fuse(Pass):
+    """Group elementwise chains, reduction prologues/epilogues and matmul epilogues into xl.fusion."""
+
+    name = "fuse"
+    max_ops: int = 64  # largest number of ops in one fused group
+
+    def apply(self, module: Module) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for f in module.functions:
+            for k, v in fuse_function(f, self.max_ops).items():
+                total[k] = total.get(k, 0) + v
+        return total

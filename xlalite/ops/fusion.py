@@ -1,0 +1,92 @@
+"""``xl.fusion``: a group of ops executed as one kernel, kept as an op with a region.
+
+    %r = "xl.fusion"(%a, %b) ({
+      ^bb0(%x: f32[4,8], %y: f32[8]):
+        %0 = "xl.broadcast_in_dim"(%y) {shape = [4, 8], dims = [1]} : (f32[8]) -> f32[4,8]
+        %1 = "xl.add"(%x, %0) : (f32[4,8], f32[4,8]) -> f32[4,8]
+        "xl.yield"(%1) : (f32[4,8]) -> ()
+    }) {kind = "loop"} : (f32[4,8], f32[8]) -> f32[4,8]
+
+The block arguments receive the operands; ``xl.yield`` gives the results. The body may only use
+its own block arguments (the region is isolated from above), so a backend can compile it
+alone. ``kind`` tells a backend which code shape to emit: ``loop`` (elementwise/broadcast
+ops), ``reduction`` (one reduction with an elementwise prologue and epilogue) or ``matmul`` (a
+matmul-like op with an elementwise epilogue).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from xlalite.ir.attributes import EnumAttr
+from xlalite.ir.core import YIELD, Block, Op, Region, Value
+from xlalite.ir.types import DType, TensorType
+from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, register
+
+FUSION_KINDS = ("loop", "reduction", "matmul")
+
+
+def _verify(op: Op) -> list[str]:
+    if len(op.regions) != 1 or len(op.regions[0].blocks) != 1:
+        return ["'xl.fusion' needs exactly one region with one block"]
+    block = op.regions[0].blocks[0]
+    errors = []
+    if [a.type for a in block.args] != [v.type for v in op.operands]:
+        errors.append("'xl.fusion' block arguments must have the operand types "
+                      f"({', '.join(str(v.type) for v in op.operands)})")
+    term = block.terminator
+    if term is None or term.name != YIELD:
+        return errors + ["'xl.fusion' body must end with 'xl.yield'"]
+    if [v.type for v in term.operands] != op.result_types:
+        errors.append("'xl.fusion' results must have the types yielded by its body")
+    if op.attributes.get("kind") not in FUSION_KINDS:
+        errors.append(f"'xl.fusion' attribute 'kind' must be one of {', '.join(FUSION_KINDS)}")
+    inner = set(block.args)
+    for o in block.ops:
+        if any(v not in inner for v in o.operands):
+            errors.append(f"'xl.fusion' body op '{o.name}' uses a value from outside the region "
+                          "(pass it as an operand)")
+            break
+        inner.update(o.results)
+    return errors
+
+
+def _interpret(op: Op, inputs: Sequence[np.ndarray], run_block: Callable) -> tuple[np.ndarray, ...]:
+    return tuple(run_block(op.regions[0].blocks[0], inputs))
+
+
+def _infer(*inputs: TensorType, kind: str) -> TensorType:
+    raise ShapeError("'xl.fusion' result types are those its body yields; pass them explicitly")
+
+
+def make_fusion(inputs: Sequence[Value], kind: str,
+                build_body: Callable[[Block], Sequence[Value]]) -> Op:
+    """A detached fusion op over `inputs`; `build_body(block)` fills the body and returns the
+    values to yield (the terminator is added here)."""
+    block = Block([v.type for v in inputs])
+    outs = build_body(block)
+    block.append(Op(YIELD, outs, []))
+    return Op("xl.fusion", inputs, [v.type for v in outs], {"kind": kind}, [Region([block])])
+
+
+def _build_example(builder, args: Sequence[Value], attrs) -> Op:
+    from xlalite.ir.builder import Builder
+
+    def body(block: Block) -> list[Value]:
+        b = Builder(block)
+        return [b.add("xl.exp", b.add("xl.add", *block.args))]
+
+    return builder.insert(make_fusion(args, attrs["kind"], body))
+
+
+_T = TensorType((2, 3), DType.F32)
+
+FUSION = register(OpDef(
+    "xl.fusion", "A fused group of ops run as one kernel; the region computes the results.",
+    ("inputs",), _infer, None, FusionKind.OPAQUE, variadic=True,
+    attrs=(AttrSpec("kind", EnumAttr(*FUSION_KINDS), doc="loop, reduction or matmul"),),
+    example=lambda: ([_T, _T], {"kind": "loop"}),
+    extra={"regions": True, "verify": _verify, "interpret": _interpret, "build": _build_example},
+))

@@ -1,0 +1,172 @@
+"""Canonicalization patterns, referenced from op declarations via ``OpDef.patterns``.
+
+Each is ``pattern(op, rw) -> bool`` (see ``xlalite.ir.rewrite``); each docstring shows the
+rewrite in ``before => after`` form.
+"""
+
+from __future__ import annotations
+
+from xlalite.ir.core import Op
+from xlalite.ir.rewrite import Rewriter, is_splat, splat_constant, splat_of
+
+
+def _forward(op: Op, rw: Rewriter, index: int) -> bool:
+    rw.replace(op, [op.operands[index]])
+    return True
+
+
+def identity_rhs(value: float):
+    """``op(x, c) => x`` when c is a splat of `value` (x+0, x-0, x*1, x/1)."""
+
+    def pattern(op: Op, rw: Rewriter) -> bool:
+        return is_splat(op.operands[1], value) and _forward(op, rw, 0)
+
+    pattern.__name__ = f"rhs_identity_{value}"
+    return pattern
+
+
+def identity_lhs(value: float):
+    """``op(c, x) => x`` when c is a splat of `value` (0+x, 1*x)."""
+
+    def pattern(op: Op, rw: Rewriter) -> bool:
+        return is_splat(op.operands[0], value) and _forward(op, rw, 1)
+
+    pattern.__name__ = f"lhs_identity_{value}"
+    return pattern
+
+
+def int_mul_zero(op: Op, rw: Rewriter) -> bool:
+    """``x * 0 => 0`` for integers (not floats: inf * 0 is nan)."""
+    if not op.result.type.dtype.is_int:
+        return False
+    for v in op.operands:
+        if is_splat(v, 0):
+            rw.replace(op, [splat_constant(rw.builder(op), op.result, 0)])
+            return True
+    return False
+
+
+def involution(op: Op, rw: Rewriter) -> bool:
+    """``f(f(x)) => x`` for self-inverse ops such as neg."""
+    inner = op.operands[0].defining_op
+    if inner is not None and inner.name == op.name:
+        rw.replace(op, [inner.operands[0]])
+        return True
+    return False
+
+
+def select_constant_predicate(op: Op, rw: Rewriter) -> bool:
+    """``select(splat true, a, b) => a`` and ``select(splat false, a, b) => b``."""
+    pred = splat_of(op.operands[0])
+    if pred is None:
+        return False
+    return _forward(op, rw, 1 if pred else 2)
+
+
+def same_type_is_noop(op: Op, rw: Rewriter) -> bool:
+    """``cast/reshape/broadcast(x) => x`` when the result type equals x's type and the op
+    moves no element (identity dims for broadcast)."""
+    x = op.operands[0]
+    if x.type != op.result.type:
+        return False
+    if op.name == "xl.broadcast_in_dim" and op.attributes["dims"] != tuple(range(x.type.rank)):
+        return False
+    return _forward(op, rw, 0)
+
+
+def compose_transpose(op: Op, rw: Rewriter) -> bool:
+    """``transpose(transpose(x, p), q) => transpose(x, p∘q)``; identity perm => x."""
+    perm = op.attributes["perm"]
+    if perm == tuple(range(len(perm))):
+        return _forward(op, rw, 0)
+    inner = op.operands[0].defining_op
+    if inner is None or inner.name != "xl.transpose":
+        return False
+    composed = tuple(inner.attributes["perm"][p] for p in perm)
+    new = rw.builder(op).add("xl.transpose", inner.operands[0], perm=composed)
+    rw.replace(op, [new])
+    return True
+
+
+def compose_reshape(op: Op, rw: Rewriter) -> bool:
+    """``reshape(reshape(x)) => reshape(x)``."""
+    inner = op.operands[0].defining_op
+    if inner is None or inner.name != "xl.reshape":
+        return False
+    new = rw.builder(op).add("xl.reshape", inner.operands[0], shape=op.attributes["shape"])
+    rw.replace(op, [new])
+    return True
+
+
+def broadcast_splat(op: Op, rw: Rewriter) -> bool:
+    """``broadcast_in_dim(splat c) => splat c`` of the result shape (stored compactly)."""
+    value = splat_of(op.operands[0])
+    if value is None:
+        return False
+    rw.replace(op, [splat_constant(rw.builder(op), op.result, value)])
+    return True
+
+
+def _unit_dim_map(src: tuple[int, ...], dst: tuple[int, ...]) -> list[int | None] | None:
+    """For a reshape that only inserts/removes size-1 dims: dst dim of each src dim (None for
+    a dropped unit dim); None when the reshape moves data."""
+    out: list[int | None] = []
+    j = 0
+    for d in src:
+        while j < len(dst) and dst[j] == 1 and d != 1:
+            j += 1
+        if d == 1:
+            if j < len(dst) and dst[j] == 1:
+                out.append(j)
+                j += 1
+            else:
+                out.append(None)
+            continue
+        if j >= len(dst) or dst[j] != d:
+            return None
+        out.append(j)
+        j += 1
+    if any(dst[k] != 1 for k in range(j, len(dst))):
+        return None
+    return out
+
+
+def compose_broadcast(op: Op, rw: Rewriter) -> bool:
+    """``broadcast(broadcast(x)) => broadcast(x)`` and ``broadcast(reshape(x)) =>
+    broadcast(x)`` when the reshape only adds or drops unit dims (keepdims reductions)."""
+    inner = op.operands[0].defining_op
+    dims = op.attributes["dims"]
+    if inner is None:
+        return False
+    if inner.name == "xl.broadcast_in_dim":
+        src = inner.operands[0]
+        new_dims = tuple(dims[d] for d in inner.attributes["dims"])
+    elif inner.name == "xl.reshape":
+        src = inner.operands[0]
+        mapping = _unit_dim_map(src.type.shape, inner.result.type.shape)
+        if mapping is None:
+            return False
+        new_dims = tuple(dims[m] if m is not None else -1 for m in mapping)
+        if -1 in new_dims:  # a dropped unit dim of the source: reshape it away instead
+            return False
+    else:
+        return False
+    new = rw.builder(op).add("xl.broadcast_in_dim", src, shape=op.attributes["shape"],
+                             dims=new_dims)
+    rw.replace(op, [new])
+    return True
+
+
+def full_slice(op: Op, rw: Rewriter) -> bool:
+    """``slice(x)`` covering all of x => x."""
+    x = op.operands[0]
+    a = op.attributes
+    if a["start"] == (0,) * x.type.rank and a["limit"] == x.type.shape \
+            and a["stride"] == (1,) * x.type.rank:
+        return _forward(op, rw, 0)
+    return False
+
+
+def empty_reduction(op: Op, rw: Rewriter) -> bool:
+    """``reduce(x, axes=[]) => x``."""
+    return op.attributes["axes"] == () and _forward(op, rw, 0)
