@@ -1,6 +1,6 @@
 """Passes over the IR (imported as ``xlalite.passes``); see ``manager.py`` for the contract."""
 
-from xlalite.passes import canonicalize, cse, dce, fuse  # noqa: F401  (register passes)
+from xlalite.passes import canonicalize, cse, dce, fuse, pipelines, plan_memory  # noqa: F401
 from xlalite.passes.manager import (
     Instrumentation,
     Pass,

@@ -124,13 +124,16 @@ def _split_top(spec: str) -> list[str]:
 
 def parse_pipeline(spec: str) -> list[Pass]:
     """Passes for a spec like ``cse,dce,fuse{max-ops=32}``; errors name the closest names."""
+    from xlalite.passes.pipelines import PHASES, expand
+
     passes = registered_passes()
     out = []
-    for item in _split_top(spec):
+    for item in _split_top(expand(spec)):
         name, _, rest = item.partition("{")
         name = name.strip()
         if name not in passes:
-            raise PipelineError(f"unknown pass '{name}'{_closest(name, list(passes))} "
+            names = sorted(set(passes) | set(PHASES))
+            raise PipelineError(f"unknown pass '{name}'{_closest(name, names)} "
                                 f"(see --list-passes)")
         cls = passes[name]
         if rest and not rest.endswith("}"):

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from xlalite.backends.base import Backend, register_backend
+from xlalite.passes.pipelines import compose
 
 from xlalite.ir.core import TERMINATORS, Block, Function, Module, Op, Value
 from xlalite.ir.verifier import verify
@@ -54,6 +55,11 @@ class InterpreterBackend(Backend):
     """Reference semantics, no code generation: every registered op, every dtype."""
 
     name = "interpreter"
+
+    def default_pipeline(self) -> str:
+        """Simplify and fuse: jit on the interpreter exercises the passes it is the oracle
+        for (xl.fusion runs its region op by op, so results are unchanged)."""
+        return compose("simplify", "fuse")
 
     def compile(self, module: Module, entry: str | None = None) -> Executable:
         return InterpreterExecutable(verify(module), entry)

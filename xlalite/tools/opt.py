@@ -84,8 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify-diagnostics", action="store_true",
                    help="check errors against '// expected-error' comments instead of failing")
     p.add_argument("--list-passes", action="store_true", help="list passes and their options")
-    p.add_argument("--no-verify-each", dest="verify_each", action="store_false",
-                   help="do not verify the IR after every pass")
+    p.add_argument("--verify-each", action=argparse.BooleanOptionalAction, default=True,
+                   help="verify the IR after every pass (default: on)")
     p.add_argument("--print-ir-after-all", action="store_true", help="dump IR after each pass")
     p.add_argument("--print-ir-after", action="append", default=[], metavar="PASS",
                    help="dump IR after the named pass (repeatable)")
@@ -101,8 +101,10 @@ def list_passes() -> str:
         for key, f in cls.options().items():
             default = "" if f.default is None else f" (default: {f.default})"
             lines.append(f"      {key}={getattr(f.type, '__name__', f.type)}{default}")
-    if len(lines) == 1:
-        lines.append("  (none registered)")
+    from xlalite.passes.pipelines import PHASES
+
+    lines.append("Phases (usable in pipelines like pass names):")
+    lines.extend(f"  {name:<16} {spec}" for name, spec in PHASES.items())
     return "\n".join(lines) + "\n"
 
 

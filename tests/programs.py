@@ -1,0 +1,97 @@
+"""A hypothesis strategy for random well-typed programs (used by the differential tests).
+
+Programs mix elementwise ops, broadcasts, reductions (with keepdims reshapes), matmuls,
+reshapes, transposes, slices, selects, splat and dense constants, and deliberate duplicates
+(bait for CSE) and identities (bait for canonicalize).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from xlalite.ir import DenseElements, DType, Module, TensorType, finish, new_function
+
+UNARY = ["xl.neg", "xl.tanh", "xl.logistic", "xl.abs", "xl.sin", "xl.cos", "xl.exp"]
+BINARY = ["xl.add", "xl.sub", "xl.mul", "xl.max", "xl.min"]
+KINDS = ["unary", "binary", "binary_const", "broadcast", "reduce", "reshape", "transpose",
+         "slice", "dot", "select", "duplicate", "identity", "constant"]
+
+
+def _shape(draw) -> tuple[int, ...]:
+    return tuple(draw(st.lists(st.integers(1, 4), min_size=0, max_size=3)))
+
+
+@st.composite
+def programs(draw, max_ops: int = 12) -> Module:
+    dtype = draw(st.sampled_from([DType.F32, DType.F64]))
+    n_args = draw(st.integers(1, 3))
+    arg_types = [TensorType(_shape(draw), dtype) for _ in range(n_args)]
+    m = Module()
+    f, b = new_function(m, "main", arg_types, arg_names=[f"a{i}" for i in range(n_args)])
+    values = list(f.args)
+    pick = lambda: values[draw(st.integers(0, len(values) - 1))]  # noqa: E731
+
+    def const(t: TensorType, splat: bool):
+        if splat:
+            v = draw(st.sampled_from([0.0, 1.0, 2.0, -0.5]))
+            return b.add("xl.constant", value=DenseElements(np.asarray(v, t.dtype.numpy), t))
+        data = draw(st.lists(st.floats(-2, 2, width=32), min_size=t.size, max_size=t.size))
+        return b.add("xl.constant", value=DenseElements(np.asarray(data).reshape(t.shape), t))
+
+    for _ in range(draw(st.integers(1, max_ops))):
+        kind = draw(st.sampled_from(KINDS))
+        x = pick()
+        t = x.type
+        if kind == "unary":
+            values.append(b.add(draw(st.sampled_from(UNARY)), x))
+        elif kind == "binary":
+            same = [v for v in values if v.type == t]
+            y = same[draw(st.integers(0, len(same) - 1))]
+            values.append(b.add(draw(st.sampled_from(BINARY)), x, y))
+        elif kind in ("binary_const", "identity"):
+            c = const(t, splat=kind == "identity" or draw(st.booleans()))
+            args = (x, c) if draw(st.booleans()) else (c, x)
+            values.append(b.add(draw(st.sampled_from(BINARY)), *args))
+        elif kind == "broadcast" and t.rank < 3:
+            pos = draw(st.integers(0, t.rank))
+            shape = t.shape[:pos] + (draw(st.integers(1, 3)),) + t.shape[pos:]
+            dims = tuple(i if i < pos else i + 1 for i in range(t.rank))
+            values.append(b.add("xl.broadcast_in_dim", x, shape=shape, dims=dims))
+        elif kind == "reduce" and t.rank >= 1:
+            axes = tuple(sorted(draw(st.sets(st.integers(0, t.rank - 1), min_size=1))))
+            r = b.add(draw(st.sampled_from(["xl.reduce_sum", "xl.reduce_max"])), x, axes=axes)
+            if draw(st.booleans()):  # keepdims
+                r = b.add("xl.reshape", r, shape=tuple(1 if i in axes else d
+                                                       for i, d in enumerate(t.shape)))
+            values.append(r)
+        elif kind == "reshape":
+            values.append(b.add("xl.reshape", x, shape=(t.size,) if t.rank != 1 else (1, t.size)))
+        elif kind == "transpose" and t.rank >= 2:
+            perm = tuple(draw(st.permutations(range(t.rank))))
+            values.append(b.add("xl.transpose", x, perm=perm))
+        elif kind == "slice" and t.rank >= 1 and t.size > 1:
+            start = tuple(draw(st.integers(0, d - 1)) for d in t.shape)
+            limit = tuple(draw(st.integers(s + 1, d)) for s, d in zip(start, t.shape))
+            values.append(b.add("xl.slice", x, start=start, limit=limit, stride=(1,) * t.rank))
+        elif kind == "dot" and t.rank == 2:
+            xt = b.add("xl.transpose", x, perm=(1, 0))
+            values.append(b.add("xl.dot_general", x, xt, contract=((1,), (0,))))
+        elif kind == "select":
+            same = [v for v in values if v.type == t]
+            y = same[draw(st.integers(0, len(same) - 1))]
+            pred = b.add("xl.compare", x, y, direction=draw(st.sampled_from(["lt", "ge", "eq"])))
+            values.append(b.add("xl.select", pred, x, y))
+        elif kind == "duplicate" and x.defining_op is not None:
+            op = x.defining_op
+            values.append(b.create(op.name, op.operands, op.attributes).result)
+        elif kind == "constant":
+            values.append(const(TensorType(_shape(draw), dtype), splat=draw(st.booleans())))
+    outs = [values[-1]] + ([pick()] if draw(st.booleans()) else [])
+    finish(f, b, outs)
+    return m
+
+
+def random_inputs(module: Module, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(-2, 2, t.shape).astype(t.dtype.numpy) for t in module.main.arg_types]
