@@ -1,6 +1,14 @@
 """Passes over the IR (imported as ``xlalite.passes``); see ``manager.py`` for the contract."""
 
-from xlalite.passes import canonicalize, cse, dce, fuse, pipelines, plan_memory  # noqa: F401
+from xlalite.passes import (  # noqa: F401  (importing registers the passes)
+    autodiff,
+    canonicalize,
+    cse,
+    dce,
+    fuse,
+    pipelines,
+    plan_memory,
+)
 from xlalite.passes.manager import (
     Instrumentation,
     Pass,

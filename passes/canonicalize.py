@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from xlalite.passes.dce import is_removable
-from xlalite.passes.manager import Pass, register_pass
 
 from xlalite.ir.attributes import DenseElements
 from xlalite.ir.core import TERMINATORS, Function, Module, Op
 from xlalite.ir.rewrite import Rewriter, constant_of
+from xlalite.passes.dce import is_removable
+from xlalite.passes.manager import Pass, register_pass
 
 DEFAULT_FOLD_LIMIT = 1 << 16
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections import ChainMap
 from dataclasses import dataclass
 
-from xlalite.passes.manager import Pass, register_pass
-
 from xlalite.ir.core import TERMINATORS, Block, Module, Op
+from xlalite.passes.manager import Pass, register_pass
 
 
 def _key(op: Op) -> tuple | None:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xlalite.passes.manager import Pass, register_pass
-
 from xlalite.ir.core import TERMINATORS, Block, Module, Op
+from xlalite.passes.manager import Pass, register_pass
 
 
 def is_removable(op: Op) -> bool:

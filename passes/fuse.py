@@ -22,12 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from xlalite.passes.manager import Pass, register_pass
-
-from xlalite.ir.builder import Builder
-from xlalite.ir.core import TERMINATORS, Block, Function, Module, Op, Value
+from xlalite.ir.core import TERMINATORS, Block, Function, Module, Op, Value, clone_op
 from xlalite.ops.fusion import make_fusion
 from xlalite.ops.registry import FusionKind, get_op
+from xlalite.passes.manager import Pass, register_pass
 
 REDUCTION_ANCHORS = frozenset({"xl.reduce_sum", "xl.reduce_max", "xl.reduce_min", "xl.reduce_prod"})
 
@@ -139,11 +137,8 @@ def _outline(block: Block, group: Group) -> Op:
 
     def body(inner: Block) -> list[Value]:
         mapping = dict(zip(inputs, inner.args))
-        b = Builder(inner)
         for op in ordered:
-            clone = b.insert(Op(op.name, [mapping[v] for v in op.operands], op.result_types,
-                                dict(op.attributes), loc=op.loc))
-            mapping.update(zip(op.results, clone.results))
+            inner.append(clone_op(op, mapping))
         return [mapping[r] for r in group.root.results]
 
     fusion = make_fusion(inputs, group.kind, body)

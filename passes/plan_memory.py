@@ -23,10 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xlalite.passes.manager import Pass, register_pass
-
 from xlalite.ir.core import TERMINATORS, Function, Module, Op, Value
 from xlalite.ops.registry import FusionKind, get_op
+from xlalite.passes.manager import Pass, register_pass
 
 ALIGN = 64
 

@@ -4,11 +4,11 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+
+import xlalite
 import xlalite.backends
 import xlalite.passes
 from xlalite.backends import available_backends, get_backend
-
-import xlalite
 
 ROOT = Path(__file__).resolve().parent.parent
 

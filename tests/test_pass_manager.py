@@ -5,12 +5,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from xlalite.passes import Instrumentation, Pass, PipelineError, parse_pipeline, run_pipeline
-from xlalite.passes import manager as manager_module
-from xlalite.passes.fuse import count_kernels
 
 import xlalite as xl
 from xlalite.ir import XirError, parse_module
+from xlalite.passes import Instrumentation, Pass, PipelineError, parse_pipeline, run_pipeline
+from xlalite.passes import manager as manager_module
+from xlalite.passes.fuse import count_kernels
 from xlalite.tools.opt import main
 
 SMALL = """\

@@ -9,13 +9,13 @@ to the sign of zero, for f32 and f64 alike. The memory plan is checked by ``chec
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from xlalite.backends.interpreter import run_function
-from xlalite.passes import run_pipeline
-from xlalite.passes.plan_memory import check_plan
 
 from tests.conftest import scaled
 from tests.programs import programs, random_inputs
+from xlalite.backends.interpreter import run_function
 from xlalite.ir import parse_module, print_module, verify
+from xlalite.passes import run_pipeline
+from xlalite.passes.plan_memory import check_plan
 
 PIPELINES = ["canonicalize", "cse", "dce", "fuse", "plan-memory",
              "simplify,fuse,finalize"]

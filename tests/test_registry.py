@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from xlalite.backends.interpreter import run_function
 
+from xlalite.backends.interpreter import run_function
 from xlalite.ir import Module, finish, new_function, parse_module, print_module, verify
 from xlalite.ops import FusionKind, all_ops
 

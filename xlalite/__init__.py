@@ -5,6 +5,7 @@ makes an eager tensor, and ``xl.exp``, ``xl.where``, ``xl.sum``... work on both.
 """
 
 from xlalite.frontend.errors import TracerError
+from xlalite.frontend.grad import grad, value_and_grad, vjp
 from xlalite.frontend.jit import Jitted, Lowered, jit
 from xlalite.frontend.numpy_api import (
     abs,
@@ -71,4 +72,5 @@ __all__ = [
     "maximum", "mean", "min", "minimum", "multiply", "negative", "not_equal", "ones", "pad",
     "power", "prod", "random_normal", "random_uniform", "reshape", "rsqrt", "sigmoid", "sign",
     "sin", "sqrt", "subtract", "sum", "tanh", "tensor", "transpose", "where", "zeros",
+    "grad", "value_and_grad", "vjp",
 ]

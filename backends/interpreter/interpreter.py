@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from xlalite.backends.base import Backend, register_backend
-from xlalite.passes.pipelines import compose
 
+from xlalite.backends.base import Backend, register_backend
 from xlalite.ir.core import TERMINATORS, Block, Function, Module, Op, Value
 from xlalite.ir.verifier import verify
+from xlalite.passes.pipelines import compose
 from xlalite.runtime.executable import Executable
 
 

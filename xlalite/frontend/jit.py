@@ -9,41 +9,18 @@ from __future__ import annotations
 
 import functools
 import inspect
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from xlalite.frontend.numpy_api import asarray
 from xlalite.frontend.pytree import TreeDef, flatten, unflatten
-from xlalite.frontend.tensor import _PYTHON_DEFAULTS, Tensor, TensorBase, Trace, Tracer, tracing
-from xlalite.ir.builder import finish, new_function
+from xlalite.frontend.tensor import TensorBase, active_trace
+from xlalite.frontend.tracing import leaf_array, trace
 from xlalite.ir.core import Module
 from xlalite.ir.types import TensorType
-from xlalite.ir.verifier import verify
 from xlalite.runtime.executable import Executable
-
-
-def leaf_array(leaf: object, where: str) -> np.ndarray:
-    """A call-time leaf as an array of a supported dtype (Python scalars: f32/i32/bool)."""
-    if isinstance(leaf, Tensor):
-        return leaf.array
-    if isinstance(leaf, (np.ndarray, np.generic)):
-        arr = np.asarray(leaf)
-    elif isinstance(leaf, (bool, int, float)):
-        arr = np.asarray(leaf)
-        arr = arr.astype(_PYTHON_DEFAULTS.get(arr.dtype.kind, arr.dtype))
-    else:
-        raise TypeError(f"{where} has type {type(leaf).__name__}; jit takes arrays, Python "
-                        "scalars and tuples/lists/dicts of them (mark other arguments static "
-                        "with static_argnums)")
-    try:
-        TensorType.of(arr)
-    except TypeError as e:
-        raise TypeError(f"{where}: {e}") from None
-    return arr
 
 
 @dataclass
@@ -143,47 +120,27 @@ class Jitted:
         return tuple(key), leaves, names
 
     # --- tracing ------------------------------------------------------------------------
-    def _trace(self, args: tuple, leaves: list[np.ndarray], names: list[str]) -> Lowered:
+    def _trace(self, args: tuple) -> Lowered:
         self._stats.traces += 1
-        module = Module()
-        name = re.sub(r"\W", "_", getattr(self.fn, "__name__", "main")) or "main"
-        func, builder = new_function(module, name, [TensorType.of(a) for a in leaves],
-                                     arg_names=names)
-        trace = Trace(builder)
-        tracers = iter([Tracer(v, trace) for v in func.args])
-        statics = self._statics(len(args))
-        call_args = []
-        for i, arg in enumerate(args):
-            if i in statics:
-                call_args.append(arg)
-            else:
-                flat, tree = flatten(arg)
-                call_args.append(unflatten(tree, [next(tracers) for _ in flat]))
-        try:
-            with tracing(trace):
-                out = self.fn(*call_args)
-                out_flat, out_tree = flatten(out)
-                values = [trace.value_of(asarray(o)) for o in out_flat]
-        finally:
-            trace.open = False
-        finish(func, builder, values)
-        return Lowered(verify(module), out_tree, self.backend, self.pipeline)
+        names = [self._param_name(i) for i in range(len(args))]
+        traced = trace(self.fn, args, self._statics(len(args)), names)
+        return Lowered(traced.module, traced.out_tree, self.backend, self.pipeline)
 
     def lower(self, *args: object, **kwargs: object) -> Lowered:
         """Trace for these arguments' signature without compiling or running."""
         args = self._positional(args, kwargs)
-        _, leaves, names = self._split(args)
-        return self._trace(args, leaves, names)
+        self._split(args)  # validates arguments with readable errors
+        return self._trace(args)
 
     def __call__(self, *args: object, **kwargs: object) -> Any:
         args = self._positional(args, kwargs)
-        if any(isinstance(x, Tracer) for a in args for x in flatten(a)[0]):
+        if active_trace([x for a in args for x in flatten(a)[0]]) is not None:
             return self.fn(*args)  # called inside another trace: inline
-        key, leaves, names = self._split(args)
+        key, leaves, _ = self._split(args)
         entry = self._cache.get(key)
         if entry is None:
             self._stats.misses += 1
-            lowered = self._trace(args, leaves, names)
+            lowered = self._trace(args)
             entry = (lowered.compile(), lowered.out_tree)
             self._cache[key] = entry
             sig = ", ".join(str(TensorType.of(a)) for a in leaves)

@@ -158,11 +158,16 @@ class Trace:
 
     def value_of(self, x: TensorBase) -> Value:
         if isinstance(x, Tracer):
-            if x.trace is not self or not x.trace.open:
+            if not x.trace.open:
                 raise TracerError(
                     "a traced tensor escaped the function that traced it (leaked tracer)",
                     "Return values from the jitted function instead of storing them in globals "
                     "or closures.")
+            if x.trace is not self:
+                raise TracerError(
+                    "a function being traced (e.g. by grad) uses a traced tensor of an "
+                    "enclosing jit/grad through a closure",
+                    "Pass that tensor to the function as an argument instead.")
             return x.value
         assert isinstance(x, Tensor)
         dense = DenseElements(x.array, x.type)
@@ -247,14 +252,22 @@ def tracing(trace: Trace):
         _ACTIVE.traces.pop()
 
 
-def bind(name: str, operands: Sequence[TensorBase], **attrs: object) -> TensorBase:
-    """Apply the registered op `name`: stage it into the trace of a tracer operand or the
-    innermost active trace, else run it now (eager mode)."""
-    for x in operands:
-        if isinstance(x, Tracer):
-            return x.trace.emit(name, operands, attrs)
+def active_trace(values: Sequence[object] = ()) -> Trace | None:
+    """The trace new ops go to: the innermost active one, else that of a tracer in `values`."""
     if _ACTIVE.traces:
-        return _ACTIVE.traces[-1].emit(name, operands, attrs)
+        return _ACTIVE.traces[-1]
+    for x in values:
+        if isinstance(x, Tracer):
+            return x.trace
+    return None
+
+
+def bind(name: str, operands: Sequence[TensorBase], **attrs: object) -> TensorBase:
+    """Apply the registered op `name`: stage it into the innermost active trace (or the trace
+    of a tracer operand), else run it now (eager mode)."""
+    trace = active_trace(operands)
+    if trace is not None:
+        return trace.emit(name, operands, attrs)
     opdef = get_op(name)
     norm = opdef.normalize_attrs(attrs)
     types = opdef.infer_types([x.type for x in operands], norm)

@@ -291,3 +291,22 @@ class Module:
         from xlalite.ir.printer import print_module
 
         return print_module(self)
+
+
+def clone_op(op: Op, mapping: dict[Value, Value]) -> Op:
+    """A detached deep copy of `op` (regions included) whose operands are looked up in
+    `mapping`; the clone's results (and its regions' block arguments) are added to it."""
+    regions = []
+    for region in op.regions:
+        new_region = Region()
+        for block in region.blocks:
+            new_block = Block([a.type for a in block.args], [a.name_hint for a in block.args])
+            mapping.update(zip(block.args, new_block.args))
+            for inner in block.ops:
+                new_block.append(clone_op(inner, mapping))
+            new_region.append(new_block)
+        regions.append(new_region)
+    new = Op(op.name, [mapping[v] for v in op.operands], op.result_types, dict(op.attributes),
+             regions, op.loc)
+    mapping.update(zip(op.results, new.results))
+    return new

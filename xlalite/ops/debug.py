@@ -26,10 +26,15 @@ def _reference(x: np.ndarray, label: str) -> np.ndarray:
     return x.copy()
 
 
+def _vjp_identity(e, op, g):
+    """y = x (and a print)  =>  dx = g"""
+    return [g]
+
+
 DEBUG_PRINT = register(OpDef(
     "xl.debug_print", "Print `label: value` when executed; returns the operand (has an effect).",
     ("x",), _infer, _reference, FusionKind.OPAQUE,
     attrs=(AttrSpec("label", StrAttr(), default=""),),
     example=lambda: ([TensorType((2, 3), DType.F32)], {"label": "x"}),
-    pure=False,
+    pure=False, vjp=_vjp_identity,
 ))

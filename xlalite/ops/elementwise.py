@@ -22,7 +22,8 @@ _BROADCAST_HINT = " (broadcasting must be explicit: use xl.broadcast_in_dim)"
 
 
 def unary(name: str, fn: Callable[[np.ndarray], np.ndarray], doc: str,
-          dtypes: frozenset[DType] = FLOATS, patterns: tuple = ()) -> OpDef:
+          dtypes: frozenset[DType] = FLOATS, patterns: tuple = (), vjp: Callable | None = None
+          ) -> OpDef:
     """Declare a unary elementwise op whose result has the operand's type."""
 
     def infer(x: TensorType) -> TensorType:
@@ -34,11 +35,12 @@ def unary(name: str, fn: Callable[[np.ndarray], np.ndarray], doc: str,
 
     example = TensorType((2, 3), min(dtypes, key=lambda d: d.value))
     return register(OpDef(name, doc, ("x",), infer, reference, FusionKind.ELEMENTWISE,
-                          example=lambda: ([example], {}), patterns=patterns))
+                          example=lambda: ([example], {}), patterns=patterns, vjp=vjp))
 
 
 def binary(name: str, fn: Callable[[np.ndarray, np.ndarray], np.ndarray], doc: str,
-           dtypes: frozenset[DType] = NUMERIC, patterns: tuple = ()) -> OpDef:
+           dtypes: frozenset[DType] = NUMERIC, patterns: tuple = (), vjp: Callable | None = None
+           ) -> OpDef:
     """Declare a binary elementwise op over two operands of the same type."""
 
     def infer(lhs: TensorType, rhs: TensorType) -> TensorType:
@@ -50,36 +52,148 @@ def binary(name: str, fn: Callable[[np.ndarray, np.ndarray], np.ndarray], doc: s
         return np.asarray(fn(lhs, rhs)).astype(lhs.dtype, copy=False)
 
     return register(OpDef(name, doc, ("lhs", "rhs"), infer, reference, FusionKind.ELEMENTWISE,
-                          example=lambda: ([_T, _T], {}), patterns=patterns))
+                          example=lambda: ([_T, _T], {}), patterns=patterns, vjp=vjp))
 
 
 def _rsqrt(x: np.ndarray) -> np.ndarray:
     return np.reciprocal(np.sqrt(x))
 
 
-NEG = unary("xl.neg", np.negative, "Negation, -x.", NUMERIC, patterns=(P.involution,))
-EXP = unary("xl.exp", np.exp, "Exponential, e**x.")
-LOG = unary("xl.log", np.log, "Natural logarithm.")
-TANH = unary("xl.tanh", np.tanh, "Hyperbolic tangent.")
-LOGISTIC = unary("xl.logistic", scipy.special.expit, "Logistic sigmoid, 1 / (1 + exp(-x)).")
-SQRT = unary("xl.sqrt", np.sqrt, "Square root.")
-RSQRT = unary("xl.rsqrt", _rsqrt, "Reciprocal square root, 1 / sqrt(x).")
-ABS = unary("xl.abs", np.abs, "Absolute value.", NUMERIC)
-SIGN = unary("xl.sign", np.sign, "Sign: -1, 0 or 1 (NaN stays NaN).", NUMERIC)
-SIN = unary("xl.sin", np.sin, "Sine of an angle in radians.")
-COS = unary("xl.cos", np.cos, "Cosine of an angle in radians.")
-ERF = unary("xl.erf", scipy.special.erf, "Gauss error function.")
+# VJP rules: forward form in the docstring, backward as code. x: operand, y: result,
+# g: cotangent of y. Each returns one cotangent per operand (None: no gradient flows).
+def _vjp_neg(e, op, g):
+    """y = -x  =>  dx = -g"""
+    return [e.neg(g)]
+
+
+def _vjp_exp(e, op, g):
+    """y = exp(x)  =>  dx = g * y"""
+    return [e.mul(g, op.result)]
+
+
+def _vjp_log(e, op, g):
+    """y = log(x)  =>  dx = g / x"""
+    return [e.div(g, op.operands[0])]
+
+
+def _vjp_tanh(e, op, g):
+    """y = tanh(x)  =>  dx = g * (1 - y²)"""
+    y = op.result
+    return [e.mul(g, e.sub(e.const(y, 1), e.mul(y, y)))]
+
+
+def _vjp_logistic(e, op, g):
+    """y = σ(x)  =>  dx = g * y * (1 - y)"""
+    y = op.result
+    return [e.mul(g, e.mul(y, e.sub(e.const(y, 1), y)))]
+
+
+def _vjp_sqrt(e, op, g):
+    """y = √x  =>  dx = g / (2y)"""
+    return [e.div(g, e.scale(op.result, 2))]
+
+
+def _vjp_rsqrt(e, op, g):
+    """y = x^-½  =>  dx = -½ g y / x"""
+    return [e.scale(e.div(e.mul(g, op.result), op.operands[0]), -0.5)]
+
+
+def _vjp_abs(e, op, g):
+    """y = |x|  =>  dx = g * sign(x)"""
+    return [e.mul(g, e.sign(op.operands[0]))]
+
+
+def _vjp_zero(e, op, g):
+    """Piecewise constant (sign): the derivative is zero wherever it exists."""
+    return [None] * len(op.operands)
+
+
+def _vjp_sin(e, op, g):
+    """y = sin(x)  =>  dx = g * cos(x)"""
+    return [e.mul(g, e.cos(op.operands[0]))]
+
+
+def _vjp_cos(e, op, g):
+    """y = cos(x)  =>  dx = -g * sin(x)"""
+    return [e.neg(e.mul(g, e.sin(op.operands[0])))]
+
+
+def _vjp_erf(e, op, g):
+    """y = erf(x)  =>  dx = g * 2/√π * exp(-x²)"""
+    x = op.operands[0]
+    return [e.mul(g, e.scale(e.exp(e.neg(e.mul(x, x))), 2 / np.sqrt(np.pi)))]
+
+
+def _vjp_add(e, op, g):
+    """y = a + b  =>  da = g, db = g"""
+    return [g, g]
+
+
+def _vjp_sub(e, op, g):
+    """y = a - b  =>  da = g, db = -g"""
+    return [g, e.neg(g)]
+
+
+def _vjp_mul(e, op, g):
+    """y = a * b  =>  da = g * b, db = g * a"""
+    a, b = op.operands
+    return [e.mul(g, b), e.mul(g, a)]
+
+
+def _vjp_div(e, op, g):
+    """y = a / b  =>  da = g / b, db = -g * y / b"""
+    b = op.operands[1]
+    return [e.div(g, b), e.neg(e.div(e.mul(g, op.result), b))]
+
+
+def _vjp_pow(e, op, g):
+    """y = a ** b  =>  da = g * b * a**(b-1), db = g * y * log(a) (0 where a = 0)"""
+    a, b = op.operands
+    da = e.mul(g, e.mul(b, e.pow(a, e.sub(b, e.const(b, 1)))))
+    safe_a = e.select(e.compare(a, e.zeros(a), "eq"), e.const(a, 1), a)
+    return [da, e.mul(g, e.mul(op.result, e.log(safe_a)))]
+
+
+def _vjp_minmax(direction: str):
+    def rule(e, op, g):
+        """y = max(a, b) (or min)  =>  g goes to the winner; ties split it half and half"""
+        a, b = op.operands
+        half = e.scale(g, 0.5)
+        tie = e.compare(a, b, "eq")
+        a_wins = e.compare(a, b, direction)
+        b_wins = e.compare(b, a, direction)
+        da = e.select(a_wins, g, e.where_zero(tie, half))
+        db = e.select(b_wins, g, e.where_zero(tie, half))
+        return [da, db]
+
+    return rule
+
+
+NEG = unary("xl.neg", np.negative, "Negation, -x.", NUMERIC, patterns=(P.involution,), vjp=_vjp_neg)
+EXP = unary("xl.exp", np.exp, "Exponential, e**x.", vjp=_vjp_exp)
+LOG = unary("xl.log", np.log, "Natural logarithm.", vjp=_vjp_log)
+TANH = unary("xl.tanh", np.tanh, "Hyperbolic tangent.", vjp=_vjp_tanh)
+LOGISTIC = unary("xl.logistic", scipy.special.expit, "Logistic sigmoid, 1 / (1 + exp(-x)).",
+                 vjp=_vjp_logistic)
+SQRT = unary("xl.sqrt", np.sqrt, "Square root.", vjp=_vjp_sqrt)
+RSQRT = unary("xl.rsqrt", _rsqrt, "Reciprocal square root, 1 / sqrt(x).", vjp=_vjp_rsqrt)
+ABS = unary("xl.abs", np.abs, "Absolute value.", NUMERIC, vjp=_vjp_abs)
+SIGN = unary("xl.sign", np.sign, "Sign: -1, 0 or 1 (NaN stays NaN).", NUMERIC, vjp=_vjp_zero)
+SIN = unary("xl.sin", np.sin, "Sine of an angle in radians.", vjp=_vjp_sin)
+COS = unary("xl.cos", np.cos, "Cosine of an angle in radians.", vjp=_vjp_cos)
+ERF = unary("xl.erf", scipy.special.erf, "Gauss error function.", vjp=_vjp_erf)
 
 ADD = binary("xl.add", np.add, "Sum, lhs + rhs.",
-             patterns=(P.identity_rhs(0), P.identity_lhs(0)))
-SUB = binary("xl.sub", np.subtract, "Difference, lhs - rhs.", patterns=(P.identity_rhs(0),))
+             patterns=(P.identity_rhs(0), P.identity_lhs(0)), vjp=_vjp_add)
+SUB = binary("xl.sub", np.subtract, "Difference, lhs - rhs.", patterns=(P.identity_rhs(0),),
+             vjp=_vjp_sub)
 MUL = binary("xl.mul", np.multiply, "Product, lhs * rhs.",
-             patterns=(P.identity_rhs(1), P.identity_lhs(1), P.int_mul_zero))
+             patterns=(P.identity_rhs(1), P.identity_lhs(1), P.int_mul_zero), vjp=_vjp_mul)
 DIV = binary("xl.div", np.divide, "Quotient of floats, lhs / rhs.", FLOATS,
-             patterns=(P.identity_rhs(1),))
-POW = binary("xl.pow", np.power, "Power of floats, lhs ** rhs.", FLOATS)
-MAX = binary("xl.max", np.maximum, "Elementwise maximum (NaN propagates).")
-MIN = binary("xl.min", np.minimum, "Elementwise minimum (NaN propagates).")
+             patterns=(P.identity_rhs(1),), vjp=_vjp_div)
+POW = binary("xl.pow", np.power, "Power of floats, lhs ** rhs.", FLOATS, vjp=_vjp_pow)
+MAX = binary("xl.max", np.maximum, "Elementwise maximum (NaN propagates).", vjp=_vjp_minmax("gt"))
+MIN = binary("xl.min", np.minimum, "Elementwise minimum (NaN propagates).", vjp=_vjp_minmax("lt"))
 
 COMPARISONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "eq": np.equal, "ne": np.not_equal, "lt": np.less,
@@ -114,19 +228,34 @@ def _select_infer(pred: TensorType, on_true: TensorType, on_false: TensorType) -
     return t
 
 
+def _vjp_select(e, op, g):
+    """y = select(p, a, b)  =>  da = select(p, g, 0), db = select(p, 0, g)"""
+    pred = op.operands[0]
+    return [None, e.where_zero(pred, g), e.select(pred, e.zeros(g), g)]
+
+
 SELECT = register(OpDef(
     "xl.select", "Elementwise choice: on_true where pred, else on_false.",
     ("pred", "on_true", "on_false"), _select_infer,
     lambda pred, on_true, on_false: np.where(pred, on_true, on_false),
     FusionKind.ELEMENTWISE,
     example=lambda: ([_T.with_dtype(DType.BOOL), _T, _T], {}),
-    patterns=(P.select_constant_predicate,),
+    patterns=(P.select_constant_predicate,), vjp=_vjp_select,
 ))
 
 
 def _cast_infer(x: TensorType, dtype: DType) -> TensorType:
     require_dtype("xl.cast", "operand", x, ALL_DTYPES)
     return x.with_dtype(dtype)
+
+
+def _vjp_cast(e, op, g):
+    """y = cast(x)  =>  dx = cast(g) back to x's type (float to float only; no gradient
+    flows into or out of integers)"""
+    x = op.operands[0]
+    if not (x.type.dtype.is_float and g.type.dtype.is_float):
+        return [None]
+    return [e.cast(g, x.type.dtype)]
 
 
 CAST = register(OpDef(
@@ -136,5 +265,5 @@ CAST = register(OpDef(
     FusionKind.ELEMENTWISE,
     attrs=(AttrSpec("dtype", DTypeAttr(), doc="target element type"),),
     example=lambda: ([_T], {"dtype": DType.F64}),
-    patterns=(P.same_type_is_noop,),
+    patterns=(P.same_type_is_noop,), vjp=_vjp_cast,
 ))

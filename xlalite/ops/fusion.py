@@ -81,6 +81,12 @@ def _build_example(builder, args: Sequence[Value], attrs) -> Op:
     return builder.insert(make_fusion(args, attrs["kind"], body))
 
 
+def _vjp_fusion(e, op, g):
+    """Fused kernels are formed after differentiation; refusing beats a silent wrong answer."""
+    raise ValueError("cannot differentiate through 'xl.fusion': run autodiff before the fuse "
+                     "pass (xlalite.grad and jit do)")
+
+
 _T = TensorType((2, 3), DType.F32)
 
 FUSION = register(OpDef(
@@ -89,4 +95,5 @@ FUSION = register(OpDef(
     attrs=(AttrSpec("kind", EnumAttr(*FUSION_KINDS), doc="loop, reduction or matmul"),),
     example=lambda: ([_T, _T], {"kind": "loop"}),
     extra={"regions": True, "verify": _verify, "interpret": _interpret, "build": _build_example},
+    vjp=_vjp_fusion,
 ))

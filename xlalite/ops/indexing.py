@@ -47,6 +47,21 @@ def _gather_reference(x: np.ndarray, idx: np.ndarray, axis: int, batch_dims: int
     return out.reshape(out_t.shape)
 
 
+def _vjp_gather(e, op, g):
+    """y = gather(x, idx)  =>  dx = scatter_add(zeros, idx, g); no gradient for indices"""
+    x, idx = op.operands
+    a = op.attributes
+    return [e.op("xl.scatter_add", e.zeros(x), idx, g, axis=a["axis"],
+                 batch_dims=a["batch_dims"]), None]
+
+
+def _vjp_scatter_add(e, op, g):
+    """y = scatter_add(x, idx, u)  =>  dx = g, du = gather(g, idx)"""
+    idx = op.operands[1]
+    a = op.attributes
+    return [g, None, e.op("xl.gather", g, idx, axis=a["axis"], batch_dims=a["batch_dims"])]
+
+
 GATHER = register(OpDef(
     "xl.gather", "Pick slices of `x` along `axis` at `indices` (tf.gather semantics, clamped).",
     ("x", "indices"),
@@ -55,6 +70,7 @@ GATHER = register(OpDef(
     attrs=(AttrSpec("axis", IntAttr()), AttrSpec("batch_dims", IntAttr(), default=0)),
     example=lambda: ([TensorType((3, 5), DType.F32), TensorType((3,), DType.I32)],
                      {"axis": 1, "batch_dims": 1}),
+    vjp=_vjp_gather,
 ))
 
 
@@ -89,6 +105,7 @@ SCATTER_ADD = register(OpDef(
     attrs=(AttrSpec("axis", IntAttr()), AttrSpec("batch_dims", IntAttr(), default=0)),
     example=lambda: ([TensorType((4, 3), DType.F32), TensorType((5,), DType.I64),
                       TensorType((5, 3), DType.F32)], {"axis": 0, "batch_dims": 0}),
+    vjp=_vjp_scatter_add,
 ))
 
 

@@ -53,6 +53,36 @@ def _reference(lhs: np.ndarray, rhs: np.ndarray, contract, batch) -> np.ndarray:
     return np.asarray(np.einsum(spec, lhs, rhs)).astype(lhs.dtype, copy=False)
 
 
+def _transpose_back(e, value, batch, free_mine, contract_mine, contract_other):
+    """`value` has dims [batch..., my free dims..., the other side's contract partners sorted
+    by the other operand's dim order]; permute it back to my operand's layout."""
+    rank = len(batch) + len(free_mine) + len(contract_mine)
+    order = sorted(range(len(contract_mine)), key=lambda m: contract_other[m])
+    position = {}
+    for k, d in enumerate(batch):
+        position[d] = k
+    for j, d in enumerate(free_mine):
+        position[d] = len(batch) + j
+    for slot, m in enumerate(order):
+        position[contract_mine[m]] = len(batch) + len(free_mine) + slot
+    return e.transpose(value, [position[d] for d in range(rank)])
+
+
+def _vjp_dot_general(e, op, g):
+    """y = dot(a, b)  =>  da = dot(g, b) over b's free dims, db = dot(g, a) over a's free dims,
+    each permuted back to its operand's layout (batch dims stay batch dims)"""
+    a, b = op.operands
+    (ca, cb), (ba, bb) = op.attributes["contract"], op.attributes["batch"]
+    fa, fb = free_dims(a.type.rank, ca, ba), free_dims(b.type.rank, cb, bb)
+    nb = len(ba)
+    g_batch = tuple(range(nb))
+    g_free_a = tuple(range(nb, nb + len(fa)))
+    g_free_b = tuple(range(nb + len(fa), nb + len(fa) + len(fb)))
+    da = e.op(_OP, g, b, contract=(g_free_b, tuple(fb)), batch=(g_batch, tuple(bb)))
+    db = e.op(_OP, g, a, contract=(g_free_a, tuple(fa)), batch=(g_batch, tuple(ba)))
+    return [_transpose_back(e, da, ba, fa, ca, cb), _transpose_back(e, db, bb, fb, cb, ca)]
+
+
 DOT_GENERAL = register(OpDef(
     _OP,
     "Generalized matrix product. Result dims: batch dims, then lhs free dims, then rhs free "
@@ -62,4 +92,5 @@ DOT_GENERAL = register(OpDef(
            AttrSpec("batch", IntListListAttr(2), default=((), ()), doc="[[lhs], [rhs]] batch dims")),
     example=lambda: ([TensorType((4, 2, 3), DType.F32), TensorType((4, 3, 5), DType.F32)],
                      {"contract": ((2,), (1,)), "batch": ((0,), (0,))}),
+    vjp=_vjp_dot_general,
 ))

@@ -27,6 +27,38 @@ def identity(kind: str, dtype: np.dtype) -> object:
     return dtype.type(info.min if kind == "max" else info.max)
 
 
+def _kept_dims(rank: int, axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(d for d in range(rank) if d not in axes)
+
+
+def _vjp_sum(e, op, g):
+    """y = sum(x, axes)  =>  dx = broadcast(g) back over the reduced axes"""
+    x = op.operands[0]
+    return [e.broadcast(g, x.type.shape, _kept_dims(x.type.rank, op.attributes["axes"]))]
+
+
+def _vjp_extremum(e, op, g):
+    """y = max(x, axes) (or min)  =>  dx = g at the positions equal to y, shared among ties"""
+    x = op.operands[0]
+    kept = _kept_dims(x.type.rank, op.attributes["axes"])
+    hit = e.compare(x, e.broadcast(op.result, x.type.shape, kept), "eq")
+    ones = e.where_zero(hit, e.const(x, 1))
+    count = e.sum(ones, op.attributes["axes"])
+    share = e.broadcast(e.div(g, count), x.type.shape, kept)
+    return [e.mul(ones, share)]
+
+
+def _vjp_prod(e, op, g):
+    """y = prod(x, axes)  =>  dx = g * y / x (inputs must be non-zero)"""
+    x = op.operands[0]
+    kept = _kept_dims(x.type.rank, op.attributes["axes"])
+    return [e.div(e.broadcast(e.mul(g, op.result), x.type.shape, kept), x)]
+
+
+_REDUCTION_VJPS = {"sum": _vjp_sum, "max": _vjp_extremum, "min": _vjp_extremum,
+                   "prod": _vjp_prod}
+
+
 def reduction(name: str, kind: str, fn: Callable[..., np.ndarray], doc: str) -> OpDef:
     """Declare ``xl.reduce_<kind>`` over `axes`; the result drops those axes."""
 
@@ -43,7 +75,7 @@ def reduction(name: str, kind: str, fn: Callable[..., np.ndarray], doc: str) -> 
     return register(OpDef(name, doc, ("x",), infer, reference, FusionKind.REDUCTION,
                           attrs=(AttrSpec("axes", IntListAttr(), doc="axes to reduce"),),
                           example=lambda: ([_T], {"axes": (1,)}),
-                          patterns=(P.empty_reduction,)))
+                          patterns=(P.empty_reduction,), vjp=_REDUCTION_VJPS[kind]))
 
 
 REDUCE_SUM = reduction("xl.reduce_sum", "sum", np.sum, "Sum over `axes`.")

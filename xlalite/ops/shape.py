@@ -35,6 +35,12 @@ def _broadcast_reference(x: np.ndarray, shape: tuple[int, ...], dims: tuple[int,
     return np.broadcast_to(expanded, shape).copy()
 
 
+def _vjp_broadcast(e, op, g):
+    """y = broadcast_in_dim(x, dims)  =>  dx = g summed over the broadcast dims"""
+    x = op.operands[0]
+    return [e.unbroadcast(g, x.type.shape, op.attributes["dims"])]
+
+
 BROADCAST_IN_DIM = register(OpDef(
     "xl.broadcast_in_dim",
     "Broadcast to `shape`: operand dim i becomes result dim dims[i] (size 1 or equal).",
@@ -42,7 +48,7 @@ BROADCAST_IN_DIM = register(OpDef(
     attrs=(AttrSpec("shape", IntListAttr(), doc="result shape"),
            AttrSpec("dims", IntListAttr(), doc="result dim of each operand dim")),
     example=lambda: ([TensorType((3,), DType.F32)], {"shape": (2, 3), "dims": (1,)}),
-    patterns=(P.same_type_is_noop, P.broadcast_splat, P.compose_broadcast),
+    patterns=(P.same_type_is_noop, P.broadcast_splat, P.compose_broadcast), vjp=_vjp_broadcast,
 ))
 
 
@@ -57,12 +63,17 @@ def _reshape_infer(x: TensorType, shape: tuple[int, ...]) -> TensorType:
     return TensorType(shape, x.dtype)
 
 
+def _vjp_reshape(e, op, g):
+    """y = reshape(x)  =>  dx = reshape(g) to x's shape"""
+    return [e.reshape(g, op.operands[0].type.shape)]
+
+
 RESHAPE = register(OpDef(
     "xl.reshape", "Same elements in row-major order, new shape.",
     ("x",), _reshape_infer, lambda x, shape: x.reshape(shape).copy(), FusionKind.INJECTIVE,
     attrs=(AttrSpec("shape", IntListAttr(), doc="result shape"),),
     example=lambda: ([_T], {"shape": (3, 2)}),
-    patterns=(P.same_type_is_noop, P.compose_reshape),
+    patterns=(P.same_type_is_noop, P.compose_reshape), vjp=_vjp_reshape,
 ))
 
 
@@ -72,13 +83,19 @@ def _transpose_infer(x: TensorType, perm: tuple[int, ...]) -> TensorType:
     return TensorType(tuple(x.shape[p] for p in perm), x.dtype)
 
 
+def _vjp_transpose(e, op, g):
+    """y = transpose(x, perm)  =>  dx = transpose(g, inverse(perm))"""
+    perm = op.attributes["perm"]
+    return [e.transpose(g, tuple(perm.index(i) for i in range(len(perm))))]
+
+
 TRANSPOSE = register(OpDef(
     "xl.transpose", "Permute dims: result dim i is operand dim perm[i].",
     ("x",), _transpose_infer,
     lambda x, perm: np.transpose(x, perm).copy(), FusionKind.INJECTIVE,
     attrs=(AttrSpec("perm", IntListAttr(), doc="a permutation of the dims"),),
     example=lambda: ([_T], {"perm": (1, 0)}),
-    patterns=(P.compose_transpose,),
+    patterns=(P.compose_transpose,), vjp=_vjp_transpose,
 ))
 
 
@@ -102,13 +119,24 @@ def _slice_reference(x: np.ndarray, start, limit, stride) -> np.ndarray:
     return x[tuple(slice(s, e, st) for s, e, st in zip(start, limit, stride))].copy()
 
 
+def _vjp_slice(e, op, g):
+    """y = x[start:limit:stride]  =>  dx = g placed back with zeros around and between"""
+    x = op.operands[0]
+    a = op.attributes
+    if g.type.size == 0:
+        return [e.zeros(x)]
+    high = [n - (s + (k - 1) * st + 1)
+            for n, s, st, k in zip(x.type.shape, a["start"], a["stride"], g.type.shape)]
+    return [e.pad(g, a["start"], high, [st - 1 for st in a["stride"]])]
+
+
 SLICE = register(OpDef(
     "xl.slice", "The strided box [start, limit) of the operand.",
     ("x",), _slice_infer, _slice_reference, FusionKind.INJECTIVE,
     attrs=(AttrSpec("start", IntListAttr()), AttrSpec("limit", IntListAttr()),
            AttrSpec("stride", IntListAttr())),
     example=lambda: ([_T], {"start": (0, 1), "limit": (2, 3), "stride": (1, 1)}),
-    patterns=(P.full_slice,),
+    patterns=(P.full_slice,), vjp=_vjp_slice,
 ))
 
 
@@ -132,12 +160,26 @@ def _concat_infer(*xs: TensorType, axis: int) -> TensorType:
     return TensorType(tuple(shape), first.dtype)
 
 
+def _vjp_concatenate(e, op, g):
+    """y = concat(x0, x1, ..., axis)  =>  dxi = the slice of g where xi landed"""
+    axis = op.attributes["axis"]
+    out, offset = [], 0
+    for x in op.operands:
+        start = [0] * g.type.rank
+        limit = list(g.type.shape)
+        start[axis], limit[axis] = offset, offset + x.type.shape[axis]
+        out.append(e.slice(g, start, limit))
+        offset += x.type.shape[axis]
+    return out
+
+
 CONCATENATE = register(OpDef(
     "xl.concatenate", "Join operands along `axis`.",
     ("xs",), _concat_infer, lambda *xs, axis: np.concatenate(xs, axis=axis),
     FusionKind.INJECTIVE, variadic=True,
     attrs=(AttrSpec("axis", IntAttr()),),
     example=lambda: ([_T, TensorType((2, 1), DType.F32)], {"axis": 1}),
+    vjp=_vjp_concatenate,
 ))
 
 
@@ -164,6 +206,19 @@ def _pad_reference(x: np.ndarray, value: np.ndarray, low, high, interior) -> np.
     return out
 
 
+def _vjp_pad(e, op, g):
+    """y = pad(x, v)  =>  dx = the strided slice of g where x landed; dv = sum of the rest"""
+    x = op.operands[0]
+    a = op.attributes
+    if x.type.size == 0:
+        return [e.zeros(x), e.sum(g, range(g.type.rank))]
+    limit = [lo + (n - 1) * (i + 1) + 1 for lo, n, i in zip(a["low"], x.type.shape, a["interior"])]
+    dx = e.slice(g, a["low"], limit, [i + 1 for i in a["interior"]])
+    everything = e.sum(g, range(g.type.rank))
+    dv = e.sub(everything, e.sum(dx, range(dx.type.rank)))
+    return [dx, dv]
+
+
 PAD = register(OpDef(
     "xl.pad", "Surround with `low`/`high` copies of `value` and insert `interior` ones between.",
     ("x", "value"), _pad_infer, _pad_reference, FusionKind.INJECTIVE,
@@ -171,4 +226,5 @@ PAD = register(OpDef(
            AttrSpec("interior", IntListAttr())),
     example=lambda: ([_T, TensorType((), DType.F32)],
                      {"low": (1, 0), "high": (0, 2), "interior": (0, 1)}),
+    vjp=_vjp_pad,
 ))

@@ -1,0 +1,123 @@
+"""Trace a Python function into an IR module, for concrete arrays or for tracers of an
+enclosing trace alike (only the leaves' types matter).
+
+Also ``call_function``: run an IR function on front-end values, either by inlining it into the
+innermost active trace (so ``grad`` inside ``jit`` or inside another ``grad`` stays one
+program) or, outside any trace, by compiling it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from xlalite.frontend.numpy_api import asarray
+from xlalite.frontend.pytree import TreeDef, flatten, unflatten
+from xlalite.frontend.tensor import (
+    _PYTHON_DEFAULTS,
+    Tensor,
+    TensorBase,
+    Trace,
+    Tracer,
+    active_trace,
+    tracing,
+)
+from xlalite.ir.builder import finish, new_function
+from xlalite.ir.core import TERMINATORS, Function, Module, clone_op
+from xlalite.ir.types import TensorType
+from xlalite.ir.verifier import verify
+
+
+def leaf_array(leaf: object, where: str) -> np.ndarray:
+    """A call-time leaf as an array of a supported dtype (Python scalars: f32/i32/bool)."""
+    if isinstance(leaf, Tensor):
+        return leaf.array
+    if isinstance(leaf, (np.ndarray, np.generic)):
+        arr = np.asarray(leaf)
+    elif isinstance(leaf, (bool, int, float)):
+        arr = np.asarray(leaf)
+        arr = arr.astype(_PYTHON_DEFAULTS.get(arr.dtype.kind, arr.dtype))
+    else:
+        raise TypeError(f"{where} has type {type(leaf).__name__}; jit takes arrays, Python "
+                        "scalars and tuples/lists/dicts of them (mark other arguments static "
+                        "with static_argnums)")
+    try:
+        TensorType.of(arr)
+    except TypeError as e:
+        raise TypeError(f"{where}: {e}") from None
+    return arr
+
+
+def leaf_type(leaf: object, where: str) -> TensorType:
+    if isinstance(leaf, TensorBase):
+        return leaf.type
+    return TensorType.of(leaf_array(leaf, where))
+
+
+@dataclass
+class Traced:
+    """A function traced for one signature."""
+
+    module: Module
+    in_trees: list[TreeDef | None]  # None for static arguments
+    out_tree: TreeDef
+
+    @property
+    def function(self) -> Function:
+        return self.module.main
+
+
+def trace(fn: Callable, args: Sequence[object], statics: frozenset[int] = frozenset(),
+          param_names: Sequence[str] = ()) -> Traced:
+    """Trace `fn(*args)`; arguments in `statics` are passed through as Python values."""
+    module = Module()
+    types, names, in_trees = [], [], []
+    for i, arg in enumerate(args):
+        pname = param_names[i] if i < len(param_names) else f"arg{i}"
+        if i in statics:
+            in_trees.append(None)
+            continue
+        flat, tree = flatten(arg)
+        in_trees.append(tree)
+        types.extend(leaf_type(x, f"argument '{pname}' (#{i})") for x in flat)
+        names.extend(pname if len(flat) == 1 else f"{pname}_{j}" for j in range(len(flat)))
+    name = re.sub(r"\W", "_", getattr(fn, "__name__", "main")) or "main"
+    func, builder = new_function(module, name, types, arg_names=names)
+    tr = Trace(builder)
+    tracers = iter([Tracer(v, tr) for v in func.args])
+    call_args = [arg if tree is None else unflatten(tree, [next(tracers) for _ in range(tree.num_leaves)])
+                 for arg, tree in zip(args, in_trees)]
+    try:
+        with tracing(tr):
+            out = fn(*call_args)
+            out_flat, out_tree = flatten(out)
+            values = [tr.value_of(asarray(o)) for o in out_flat]
+    finally:
+        tr.open = False
+    finish(func, builder, values)
+    return Traced(verify(module), in_trees, out_tree)
+
+
+def inline_function(func: Function, inputs: Sequence[TensorBase], trace_: Trace) -> list[Tracer]:
+    """Clone `func`'s body into `trace_` with its arguments bound to `inputs`."""
+    mapping = {a: trace_.value_of(x) for a, x in zip(func.args, inputs, strict=True)}
+    for op in func.body.ops:
+        if op.name not in TERMINATORS:
+            trace_.builder.insert(clone_op(op, mapping))
+    return [Tracer(mapping[v], trace_) for v in func.outputs]
+
+
+def call_function(func: Function, inputs: Sequence[object], backend: str = "interpreter") -> list:
+    """Run `func` on front-end values: staged into the innermost trace when one is active or an
+    input is a tracer, otherwise compiled and executed (returning NumPy arrays)."""
+    tr = active_trace(inputs)
+    if tr is not None:
+        return inline_function(func, [asarray(x) for x in inputs], tr)
+    from xlalite.backends.base import get_backend
+
+    module = Module([func])
+    executable = get_backend(backend).compile(verify(module))
+    return list(executable(*[leaf_array(x, "input") for x in inputs]))
