@@ -13,3 +13,13 @@ settings.load_profile("nightly" if os.environ.get("XLALITE_NIGHTLY") else "ci")
 def scaled(n: int) -> int:
     """Example count for a property test: `n` in CI, 10,000 in a nightly run."""
     return 10_000 if os.environ.get("XLALITE_NIGHTLY") else n
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Report the finite-difference gradient checks run in this session."""
+    from tests.gradcheck import STATS
+
+    if STATS["checks"]:
+        terminalreporter.write_line(
+            f"finite-difference gradient checks: {STATS['checks']}, worst error "
+            f"max|ad-fd|/(1+|fd|) = {STATS['worst']:.2e} ({STATS['worst_case']})")

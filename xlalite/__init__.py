@@ -4,6 +4,7 @@
 makes an eager tensor, and ``xl.exp``, ``xl.where``, ``xl.sum``... work on both.
 """
 
+from xlalite.frontend.custom import custom_vjp
 from xlalite.frontend.errors import TracerError
 from xlalite.frontend.grad import grad, value_and_grad, vjp
 from xlalite.frontend.jit import Jitted, Lowered, jit
@@ -56,7 +57,7 @@ from xlalite.frontend.numpy_api import (
     where,
     zeros,
 )
-from xlalite.frontend.tensor import Tensor, TensorBase, Tracer
+from xlalite.frontend.tensor import Tensor, TensorBase, Tracer, no_grad
 from xlalite.ir.types import DType
 
 tensor = Tensor
@@ -72,5 +73,5 @@ __all__ = [
     "maximum", "mean", "min", "minimum", "multiply", "negative", "not_equal", "ones", "pad",
     "power", "prod", "random_normal", "random_uniform", "reshape", "rsqrt", "sigmoid", "sign",
     "sin", "sqrt", "subtract", "sum", "tanh", "tensor", "transpose", "where", "zeros",
-    "grad", "value_and_grad", "vjp",
+    "grad", "value_and_grad", "vjp", "custom_vjp", "no_grad",
 ]

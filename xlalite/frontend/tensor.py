@@ -22,7 +22,7 @@ import numpy as np
 from xlalite.frontend.errors import TracerError, user_location
 from xlalite.ir.attributes import DenseElements
 from xlalite.ir.builder import Builder
-from xlalite.ir.core import Value
+from xlalite.ir.core import Op, Value
 from xlalite.ir.types import DType, TensorType
 from xlalite.ops.registry import get_op
 
@@ -107,9 +107,9 @@ class TensorBase:
 class Tensor(TensorBase):
     """An eager tensor: a NumPy array of a supported dtype; ops on it run immediately."""
 
-    __slots__ = ("array", "type")
+    __slots__ = ("array", "type", "requires_grad", "grad", "_node", "_index")
 
-    def __init__(self, data: object, dtype: object = None):
+    def __init__(self, data: object, dtype: object = None, requires_grad: bool = False):
         if isinstance(data, Tensor):
             arr = data.array
         elif isinstance(data, (np.ndarray, np.generic)):
@@ -121,6 +121,26 @@ class Tensor(TensorBase):
             arr = arr.astype(_to_dtype(dtype).numpy, copy=False)
         self.array = arr
         self.type = TensorType.of(arr)
+        if requires_grad and not self.type.dtype.is_float:
+            raise TypeError(f"only floating-point tensors can require gradients, not {self.type}")
+        self.requires_grad = requires_grad
+        self.grad: Tensor | None = None  # filled (and accumulated) by backward()
+        self._node: Node | None = None  # the op that produced this tensor, when recorded
+        self._index = 0
+
+    def backward(self, gradient: object = None) -> None:
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf tensor that requires grad.
+
+        The recorded ops become an IR function and the ``autodiff`` pass differentiates it.
+        `gradient` is required when self is not a scalar (the cotangent of self).
+        """
+        from xlalite.frontend.autograd import backward
+
+        backward(self, gradient)
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the recorded computation."""
+        return Tensor(self.array)
 
     def numpy(self) -> np.ndarray:
         """The underlying array (not a copy)."""
@@ -146,7 +166,8 @@ class Tensor(TensorBase):
 
     def __repr__(self) -> str:
         body = np.array2string(self.array, separator=", ", prefix="Tensor(")
-        return f"Tensor({body}, type={self.type})"
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({body}, type={self.type}{grad})"
 
 
 class Trace:
@@ -235,6 +256,40 @@ def _to_dtype(dtype: object) -> DType:
 class _TraceStack(threading.local):
     def __init__(self) -> None:
         self.traces: list[Trace] = []
+        self.grad_enabled = True
+
+
+class Node:
+    """An eagerly executed op, kept for backward(): a registered op (name, attributes) or an
+    op template with regions (custom_vjp), and the tensors it read."""
+
+    __slots__ = ("op", "inputs")
+
+    def __init__(self, op: tuple[str, dict] | Op, inputs: Sequence[TensorBase]):
+        self.op = op
+        self.inputs = list(inputs)
+
+
+def record(op: tuple[str, dict] | Op, inputs: Sequence[TensorBase], outputs: Sequence[Tensor]
+           ) -> None:
+    """Remember how float `outputs` were computed if any input requires grad."""
+    if not _ACTIVE.grad_enabled or not any(getattr(x, "requires_grad", False) for x in inputs):
+        return
+    node = Node(op, inputs)
+    for i, t in enumerate(outputs):
+        if t.type.dtype.is_float:
+            t.requires_grad, t._node, t._index = True, node, i
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Within this block eager ops are not recorded for backward() (as torch.no_grad)."""
+    previous = _ACTIVE.grad_enabled
+    _ACTIVE.grad_enabled = False
+    try:
+        yield
+    finally:
+        _ACTIVE.grad_enabled = previous
 
 
 _ACTIVE = _TraceStack()
@@ -273,7 +328,9 @@ def bind(name: str, operands: Sequence[TensorBase], **attrs: object) -> TensorBa
     types = opdef.infer_types([x.type for x in operands], norm)
     with np.errstate(all="ignore"):
         (out,) = opdef.evaluate([x.array for x in operands], norm, types)  # type: ignore[attr-defined]
-    return Tensor(out)
+    result = Tensor(out)
+    record((name, norm), operands, [result])
+    return result
 
 
 from xlalite.frontend import numpy_api as _api  # noqa: E402  (circular: the API builds on bind)

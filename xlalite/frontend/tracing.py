@@ -8,6 +8,7 @@ program) or, outside any trace, by compiling it.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -52,6 +53,9 @@ def leaf_array(leaf: object, where: str) -> np.ndarray:
 
 
 def leaf_type(leaf: object, where: str) -> TensorType:
+    """The type of a leaf: a tensor, an array, a Python scalar, or a TensorType (abstract)."""
+    if isinstance(leaf, TensorType):
+        return leaf
     if isinstance(leaf, TensorBase):
         return leaf.type
     return TensorType.of(leaf_array(leaf, where))
@@ -70,13 +74,22 @@ class Traced:
         return self.module.main
 
 
+def param_names(fn: Callable) -> list[str]:
+    """Names of `fn`'s positional parameters (empty when it has no inspectable signature)."""
+    try:
+        return list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return []
+
+
 def trace(fn: Callable, args: Sequence[object], statics: frozenset[int] = frozenset(),
-          param_names: Sequence[str] = ()) -> Traced:
+          param_names_: Sequence[str] | None = None) -> Traced:
     """Trace `fn(*args)`; arguments in `statics` are passed through as Python values."""
+    names_in = param_names(fn) if param_names_ is None else list(param_names_)
     module = Module()
     types, names, in_trees = [], [], []
     for i, arg in enumerate(args):
-        pname = param_names[i] if i < len(param_names) else f"arg{i}"
+        pname = names_in[i] if i < len(names_in) else f"arg{i}"
         if i in statics:
             in_trees.append(None)
             continue

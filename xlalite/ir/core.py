@@ -310,3 +310,13 @@ def clone_op(op: Op, mapping: dict[Value, Value]) -> Op:
              regions, op.loc)
     mapping.update(zip(op.results, new.results))
     return new
+
+
+def instantiate(template: Op, operands: list[Value]) -> Op:
+    """A new op like `template` (name, types, attributes, deep-copied regions) applied to
+    `operands`; for templates stored without operands, such as recorded custom rules."""
+    copy = clone_op(template, dict(zip(template.operands, operands)))
+    regions = list(copy.regions)
+    copy.regions = []
+    return Op(template.name, operands, template.result_types, dict(template.attributes), regions,
+              template.loc)

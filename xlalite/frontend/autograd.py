@@ -1,0 +1,88 @@
+"""Eager ``Tensor.backward()``: recorded ops become IR, differentiated by the autodiff pass.
+
+Every eager op on a tensor that requires grad leaves a :class:`~xlalite.frontend.tensor.Node`
+behind (define-by-run, as in PyTorch). ``backward`` walks those nodes from the output, builds
+one IR function whose arguments are the leaf tensors, runs ``vjp_function`` on it, executes
+the gradient program on the interpreter and accumulates into each leaf's ``.grad``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from xlalite.frontend.tensor import Node, Tensor
+from xlalite.ir.builder import finish, new_function
+from xlalite.ir.core import Module, Op, Value, instantiate
+from xlalite.passes.autodiff import vjp_function
+
+
+def _topological(root: Tensor) -> tuple[list[Node], list[Tensor]]:
+    """Recorded nodes in execution order, and the leaf tensors they read (first-seen order)."""
+    order: list[Node] = []
+    leaves: dict[int, Tensor] = {}
+    seen: set[int] = set()
+    stack: list[tuple[Tensor | Node, bool]] = [(root, False)]
+    while stack:  # iterative DFS: recorded chains can be long
+        item, expanded = stack.pop()
+        if isinstance(item, Node):
+            if expanded:
+                order.append(item)
+            elif id(item) not in seen:
+                seen.add(id(item))
+                stack.append((item, True))
+                stack.extend((x, False) for x in reversed(item.inputs))
+        elif item._node is None:
+            leaves.setdefault(id(item), item)
+        else:
+            stack.append((item._node, False))
+    return order, list(leaves.values())
+
+
+def build_function(root: Tensor) -> tuple[Module, list[Tensor]]:
+    """The recorded computation of `root` as an IR module, and its argument tensors."""
+    order, leaves = _topological(root)
+    module = Module()
+    func, b = new_function(module, "recorded", [t.type for t in leaves],
+                           arg_names=[f"t{i}" for i in range(len(leaves))])
+    leaf_values = {id(t): a for t, a in zip(leaves, func.args)}
+    results: dict[int, list[Value]] = {}
+
+    def value(t: Tensor) -> Value:
+        return leaf_values[id(t)] if t._node is None else results[id(t._node)][t._index]
+
+    for node in order:
+        operands = [value(x) for x in node.inputs]
+        if isinstance(node.op, Op):
+            op = b.insert(instantiate(node.op, operands))
+        else:
+            name, attrs = node.op
+            op = b.create(name, operands, attrs)
+        results[id(node)] = op.results
+    finish(func, b, [value(root)])
+    return module, leaves
+
+
+def backward(root: Tensor, gradient: object = None) -> None:
+    if not root.requires_grad:
+        raise RuntimeError("backward() needs a tensor computed from tensors with "
+                           "requires_grad=True")
+    if gradient is None and root.type.rank != 0:
+        raise RuntimeError(f"backward() of a non-scalar {root.type} needs `gradient` (the "
+                           "cotangent of this tensor)")
+    module, leaves = build_function(root)
+    wrt = [i for i, t in enumerate(leaves) if t.requires_grad]
+    gfunc = vjp_function(module.main, wrt, seed=0 if gradient is None else None)
+    inputs = [t.array for t in leaves]
+    if gradient is not None:
+        ct = np.asarray(gradient.array if isinstance(gradient, Tensor) else gradient,
+                        dtype=root.dtype)
+        if ct.shape != root.shape:
+            raise ValueError(f"gradient has shape {ct.shape}, expected {root.shape}")
+        inputs.append(ct)
+    from xlalite.backends.interpreter.interpreter import run_function
+
+    with np.errstate(all="ignore"):
+        grads = run_function(gfunc, inputs)[1:]
+    for i, g in zip(wrt, grads):
+        leaf = leaves[i]
+        leaf.grad = Tensor(g) if leaf.grad is None else Tensor(leaf.grad.array + g)
