@@ -14,20 +14,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from xlalite.ir.attributes import DenseElements
-from xlalite.ir.core import TERMINATORS, Function, Module, Op
+from xlalite.ir.core import TERMINATORS, Function, Op
 from xlalite.ir.rewrite import Rewriter, constant_of
+from xlalite.ops.registry import find_op
 from xlalite.passes.dce import is_removable
-from xlalite.passes.manager import Pass, register_pass
+from xlalite.passes.manager import FunctionPass, register_pass
 
 DEFAULT_FOLD_LIMIT = 1 << 16
 
 
 def try_fold(op: Op, rw: Rewriter, fold_limit: int) -> bool:
     """Replace `op` by constants when all its operands are constants and results are small."""
-    from xlalite.ops.registry import get_op
-
-    opdef = get_op(op.name)
-    if not op.operands or op.regions or not opdef.pure or opdef.reference is None:
+    opdef = find_op(op.name)
+    if opdef is None or not op.operands or op.regions or not opdef.pure or opdef.reference is None:
         return False
     literals = [constant_of(v) for v in op.operands]
     if any(c is None for c in literals):
@@ -47,8 +46,6 @@ def try_fold(op: Op, rw: Rewriter, fold_limit: int) -> bool:
 
 def canonicalize_function(func: Function, fold_limit: int = DEFAULT_FOLD_LIMIT) -> dict[str, int]:
     """Run the driver over `func`; returns statistics."""
-    from xlalite.ops.registry import get_op
-
     rw = Rewriter()
     stats = {"ops-folded": 0, "patterns-applied": 0, "ops-removed": 0}
     worklist = [op for op in func.walk() if op.name not in TERMINATORS]
@@ -62,11 +59,8 @@ def canonicalize_function(func: Function, fold_limit: int = DEFAULT_FOLD_LIMIT) 
         elif try_fold(op, rw, fold_limit):
             stats["ops-folded"] += 1
         else:
-            try:
-                patterns = get_op(op.name).patterns
-            except KeyError:
-                continue
-            if not any(p(op, rw) for p in patterns):
+            opdef = find_op(op.name)
+            if opdef is None or not any(p(op, rw) for p in opdef.patterns):
                 continue
             stats["patterns-applied"] += 1
         worklist.extend(rw.take_touched())
@@ -75,15 +69,11 @@ def canonicalize_function(func: Function, fold_limit: int = DEFAULT_FOLD_LIMIT) 
 
 @register_pass
 @dataclass(frozen=True)
-class Canonicalize(Pass):
+class Canonicalize(FunctionPass):
     """Algebraic identities, constant folding and trivial DCE to a fixed point."""
 
     name = "canonicalize"
     fold_limit: int = DEFAULT_FOLD_LIMIT  # largest constant (in elements) folding may create
 
-    def apply(self, module: Module) -> dict[str, int]:
-        total: dict[str, int] = {}
-        for f in module.functions:
-            for k, v in canonicalize_function(f, self.fold_limit).items():
-                total[k] = total.get(k, 0) + v
-        return total
+    def run_on_function(self, func: Function) -> dict[str, int]:
+        return canonicalize_function(func, self.fold_limit)

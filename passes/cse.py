@@ -11,17 +11,14 @@ from __future__ import annotations
 from collections import ChainMap
 from dataclasses import dataclass
 
-from xlalite.ir.core import TERMINATORS, Block, Module, Op
-from xlalite.passes.manager import Pass, register_pass
+from xlalite.ir.core import TERMINATORS, Block, Function, Op
+from xlalite.ops.registry import find_op
+from xlalite.passes.manager import FunctionPass, register_pass
 
 
 def _key(op: Op) -> tuple | None:
-    from xlalite.ops.registry import get_op
-
-    try:
-        if not get_op(op.name).pure or op.regions:
-            return None
-    except KeyError:
+    opdef = find_op(op.name)
+    if opdef is None or not opdef.pure or op.regions:
         return None
     key = (op.name, tuple(op.operands), tuple(op.attributes.items()), tuple(op.result_types))
     try:
@@ -56,10 +53,10 @@ def cse_block(block: Block, known: ChainMap) -> int:
 
 @register_pass
 @dataclass(frozen=True)
-class CommonSubexpressionElimination(Pass):
+class CommonSubexpressionElimination(FunctionPass):
     """Merge identical pure ops (name, operands, attributes, types)."""
 
     name = "cse"
 
-    def apply(self, module: Module) -> dict[str, int]:
-        return {"ops-merged": sum(cse_block(f.body, ChainMap()) for f in module.functions)}
+    def run_on_function(self, func: Function) -> dict[str, int]:
+        return {"ops-merged": cse_block(func.body, ChainMap())}

@@ -9,20 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xlalite.ir.core import TERMINATORS, Block, Module, Op
-from xlalite.passes.manager import Pass, register_pass
+from xlalite.ir.core import TERMINATORS, Block, Function, Op
+from xlalite.ops.registry import find_op
+from xlalite.passes.manager import FunctionPass, register_pass
 
 
 def is_removable(op: Op) -> bool:
     """Pure, registered, not a terminator, and no result is used."""
     if op.name in TERMINATORS or any(r.uses for r in op.results):
         return False
-    from xlalite.ops.registry import get_op
-
-    try:
-        return get_op(op.name).pure
-    except KeyError:
-        return False
+    opdef = find_op(op.name)
+    return opdef is not None and opdef.pure
 
 
 def dce_block(block: Block) -> int:
@@ -40,10 +37,10 @@ def dce_block(block: Block) -> int:
 
 @register_pass
 @dataclass(frozen=True)
-class DeadCodeElimination(Pass):
+class DeadCodeElimination(FunctionPass):
     """Remove unused side-effect-free ops (regions included)."""
 
     name = "dce"
 
-    def apply(self, module: Module) -> dict[str, int]:
-        return {"ops-removed": sum(dce_block(f.body) for f in module.functions)}
+    def run_on_function(self, func: Function) -> dict[str, int]:
+        return {"ops-removed": dce_block(func.body)}

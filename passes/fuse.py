@@ -22,19 +22,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from xlalite.ir.core import TERMINATORS, Block, Function, Module, Op, Value, clone_op
+from xlalite.ir.core import TERMINATORS, Block, Function, Op, Value, clone_op
 from xlalite.ops.fusion import make_fusion
-from xlalite.ops.registry import FusionKind, get_op
-from xlalite.passes.manager import Pass, register_pass
+from xlalite.ops.registry import FusionKind, find_op
+from xlalite.passes.manager import FunctionPass, register_pass
 
 REDUCTION_ANCHORS = frozenset({"xl.reduce_sum", "xl.reduce_max", "xl.reduce_min", "xl.reduce_prod"})
 
 
 def _kind(op: Op) -> FusionKind:
-    try:
-        return get_op(op.name).fusion
-    except KeyError:
-        return FusionKind.OPAQUE
+    opdef = find_op(op.name)
+    return opdef.fusion if opdef is not None else FusionKind.OPAQUE
 
 
 def is_unit_reshape(op: Op) -> bool:
@@ -52,7 +50,7 @@ def _loop_kind(op: Op) -> FusionKind:
 
 def is_cheap_producer(op: Op) -> bool:
     """Elementwise/broadcast, pure, no regions; constants only when they are splats."""
-    if op.regions or _loop_kind(op) > FusionKind.BROADCAST or not get_op(op.name).pure:
+    if op.regions or _loop_kind(op) > FusionKind.BROADCAST or not find_op(op.name).pure:
         return False
     return op.name != "xl.constant" or op.attributes["value"].is_splat
 
@@ -170,15 +168,11 @@ def fuse_function(func: Function, max_ops: int = 64) -> dict[str, int]:
 
 @register_pass
 @dataclass(frozen=True)
-class Fuse(Pass):
+class Fuse(FunctionPass):
     """Group elementwise chains, reduction prologues/epilogues and matmul epilogues into xl.fusion."""
 
     name = "fuse"
     max_ops: int = 64  # largest number of ops in one fused group
 
-    def apply(self, module: Module) -> dict[str, int]:
-        total: dict[str, int] = {}
-        for f in module.functions:
-            for k, v in fuse_function(f, self.max_ops).items():
-                total[k] = total.get(k, 0) + v
-        return total
+    def run_on_function(self, func: Function) -> dict[str, int]:
+        return fuse_function(func, self.max_ops)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, TextIO
 
-from xlalite.ir.core import Module
+from xlalite.ir.core import Function, Module
 from xlalite.ir.verifier import verify
 
 
@@ -60,6 +60,21 @@ class Pass:
                 if isinstance(value, bool) else str(value)
             opts.append(f"{key}={text}")
         return self.name + ("{" + " ".join(opts) + "}" if opts else "")
+
+
+@dataclass(frozen=True)
+class FunctionPass(Pass):
+    """A pass that transforms each function on its own; statistics are summed."""
+
+    def run_on_function(self, func: Function) -> dict[str, int]:
+        raise NotImplementedError
+
+    def apply(self, module: Module) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for f in module.functions:
+            for k, v in self.run_on_function(f).items():
+                total[k] = total.get(k, 0) + v
+        return total
 
 
 _PASSES: dict[str, type[Pass]] = {}

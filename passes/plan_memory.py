@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xlalite.ir.core import TERMINATORS, Function, Module, Op, Value
-from xlalite.ops.registry import FusionKind, get_op
-from xlalite.passes.manager import Pass, register_pass
+from xlalite.ir.core import TERMINATORS, Function, Op, Value
+from xlalite.ops.registry import FusionKind, find_op
+from xlalite.passes.manager import FunctionPass, register_pass
 
 ALIGN = 64
 
@@ -53,12 +53,13 @@ def reads_elementwise(op: Op, operand: int) -> bool:
         if op.attributes.get("kind") != "loop":
             return False
         arg = op.regions[0].blocks[0].args[operand]
-        return all(get_op(u.op.name).fusion is FusionKind.ELEMENTWISE and u.op.name != "xl.constant"
-                   for u in arg.uses)
-    try:
-        return get_op(op.name).fusion is FusionKind.ELEMENTWISE and op.name != "xl.constant"
-    except KeyError:
-        return False
+        return all(_elementwise(u.op) for u in arg.uses)
+    return _elementwise(op)
+
+
+def _elementwise(op: Op) -> bool:
+    opdef = find_op(op.name)
+    return opdef is not None and opdef.fusion is FusionKind.ELEMENTWISE and op.name != "xl.constant"
 
 
 def _inplace_operand(op: Op, i: int, live: dict, owner: dict, donated: set[Value],
@@ -176,14 +177,10 @@ def check_plan(func: Function) -> list[str]:
 
 @register_pass
 @dataclass(frozen=True)
-class PlanMemory(Pass):
+class PlanMemory(FunctionPass):
     """Liveness-based arena assignment with in-place reuse and argument donation."""
 
     name = "plan-memory"
 
-    def apply(self, module: Module) -> dict[str, int]:
-        total: dict[str, int] = {}
-        for f in module.functions:
-            for k, v in plan_function(f).items():
-                total[k] = total.get(k, 0) + v
-        return total
+    def run_on_function(self, func: Function) -> dict[str, int]:
+        return plan_function(func)

@@ -166,6 +166,12 @@ def get_op(name: str) -> OpDef:
         raise KeyError(f"unknown op '{name}'{_suggest(name, _REGISTRY)}") from None
 
 
+def find_op(name: str) -> OpDef | None:
+    """The declaration of `name`, or None for unregistered ops (which passes leave alone)."""
+    _load_families()
+    return _REGISTRY.get(name)
+
+
 def all_ops() -> list[OpDef]:
     """Every registered op, sorted by name."""
     _load_families()
