@@ -170,3 +170,23 @@ def full_slice(op: Op, rw: Rewriter) -> bool:
 def empty_reduction(op: Op, rw: Rewriter) -> bool:
     """``reduce(x, axes=[]) => x``."""
     return op.attributes["axes"] == () and _forward(op, rw, 0)
+
+
+def transpose_of_dot(op: Op, rw: Rewriter) -> bool:
+    """``transpose(dot(a, b))`` that swaps the lhs-free and rhs-free dims => ``dot(b, a)``
+    (no batch dims, single use): the gradient of a matmul then needs no transpose."""
+    dot = op.operands[0].defining_op
+    if dot is None or dot.name != "xl.dot_general" or len(dot.results[0].uses) != 1:
+        return False
+    (ca, cb), (ba, bb) = dot.attributes["contract"], dot.attributes["batch"]
+    if ba or bb:
+        return False
+    a, b = dot.operands
+    n_a = a.type.rank - len(ca)
+    n_b = b.type.rank - len(cb)
+    swapped = tuple(range(n_a, n_a + n_b)) + tuple(range(n_a))
+    if op.attributes["perm"] != swapped:
+        return False
+    new = rw.builder(op).add("xl.dot_general", b, a, contract=(cb, ca), batch=((), ()))
+    rw.replace(op, [new])
+    return True

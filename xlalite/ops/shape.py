@@ -95,7 +95,7 @@ TRANSPOSE = register(OpDef(
     lambda x, perm: np.transpose(x, perm).copy(), FusionKind.INJECTIVE,
     attrs=(AttrSpec("perm", IntListAttr(), doc="a permutation of the dims"),),
     example=lambda: ([_T], {"perm": (1, 0)}),
-    patterns=(P.compose_transpose,), vjp=_vjp_transpose,
+    patterns=(P.compose_transpose, P.transpose_of_dot), vjp=_vjp_transpose,
 ))
 
 
