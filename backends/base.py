@@ -66,6 +66,7 @@ def _discover() -> None:
 def available_backends() -> list[str]:
     """Names of all installed backends, built-in and from entry points."""
     import xlalite.backends.interpreter  # noqa: F401  (built-ins register on import)
+    import xlalite.backends.numba_cpu  # noqa: F401
 
     _discover()
     return sorted(_BACKENDS)

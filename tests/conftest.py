@@ -1,6 +1,12 @@
 """Shared test settings: hypothesis profiles (CI default; XLALITE_NIGHTLY=1 for long runs)."""
 
 import os
+from pathlib import Path
+
+# Kernels compiled by the tests go to a cache inside the checkout (ignored by git), never to
+# the user's cache; entries are content-hashed, so reusing it across runs is safe.
+os.environ.setdefault("XLALITE_CACHE_DIR",
+                      str(Path(__file__).resolve().parent.parent / ".pytest_cache" / "kernels"))
 
 from hypothesis import HealthCheck, settings
 

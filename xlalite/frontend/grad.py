@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from xlalite.frontend.jit import Jitted
+from xlalite.frontend.jit import DEFAULT_BACKEND, Jitted
 from xlalite.frontend.pytree import flatten, unflatten
 from xlalite.frontend.tensor import active_trace
 from xlalite.frontend.tracing import call_function, trace
@@ -92,7 +92,7 @@ class Grad(_Differentiated):
 
 
 def grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-         backend: str = "interpreter") -> Grad:
+         backend: str = DEFAULT_BACKEND) -> Grad:
     """The gradient of scalar-valued `fn` with respect to argument(s) `argnums`.
 
     Returns a function with `fn`'s arguments that returns the gradient (a pytree shaped like
@@ -102,12 +102,12 @@ def grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
 
 
 def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-                   backend: str = "interpreter") -> ValueAndGrad:
+                   backend: str = DEFAULT_BACKEND) -> ValueAndGrad:
     """Like ``grad`` but returns ``(value, grad)`` (value is ``(value, aux)`` with has_aux)."""
     return ValueAndGrad(fn, argnums, has_aux, backend)
 
 
-def vjp(fn: Callable, *primals: Any, backend: str = "interpreter") -> tuple[Any, Callable]:
+def vjp(fn: Callable, *primals: Any, backend: str = DEFAULT_BACKEND) -> tuple[Any, Callable]:
     """``(fn(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` returns the cotangents of all
     primals (a tuple, one pytree per primal). The cotangent has the structure of the output."""
     traced = trace(fn, primals)

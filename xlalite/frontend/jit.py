@@ -22,6 +22,9 @@ from xlalite.ir.core import Module
 from xlalite.ir.types import TensorType
 from xlalite.runtime.executable import Executable
 
+#: The backend jit compiles for unless told otherwise.
+DEFAULT_BACKEND = "numba-cpu"
+
 
 @dataclass
 class Lowered:
@@ -59,7 +62,7 @@ class _Stats:
 class Jitted:
     """A function compiled per input signature; call it like the original."""
 
-    def __init__(self, fn: Callable, backend: str = "interpreter",
+    def __init__(self, fn: Callable, backend: str = DEFAULT_BACKEND,
                  static_argnums: int | Sequence[int] = (), pipeline: str | None = None):
         functools.update_wrapper(self, fn)
         self.fn = fn
@@ -157,7 +160,7 @@ class Jitted:
                 "entries": len(self._cache), "signatures": list(s.signatures)}
 
 
-def jit(fn: Callable | None = None, *, backend: str = "interpreter",
+def jit(fn: Callable | None = None, *, backend: str = DEFAULT_BACKEND,
         static_argnums: int | Sequence[int] = (), pipeline: str | None = None) -> Any:
     """Compile `fn` per input signature. Usable as ``jit(f)``, ``@jit`` or ``@jit(backend=...)``.
 

@@ -1,0 +1,52 @@
+"""The numba-cpu backend: fused groups become generated ``@njit`` kernels (BLAS for matmuls),
+run by a small driver over one preallocated arena; kernels are cached on disk."""
+
+from __future__ import annotations
+
+from xlalite.backends.base import Backend, register_backend
+from xlalite.backends.numba_cpu.cache import STATS, clear_cache, kernel_text
+from xlalite.backends.numba_cpu.codegen import generate
+from xlalite.backends.numba_cpu.executable import NumbaExecutable
+from xlalite.backends.numba_cpu.ops import supported
+from xlalite.ir.core import Module
+from xlalite.ir.verifier import verify
+from xlalite.passes.pipelines import compose
+
+
+@register_backend
+class NumbaCPUBackend(Backend):
+    """Generated Numba kernels on the CPU.
+
+    `parallel`: "auto" (prange for large loops unless the program uses BLAS), True or False.
+    `fastmath`: let LLVM reassociate float math (off: results match the interpreter closely).
+    """
+
+    name = "numba-cpu"
+
+    def __init__(self, parallel: str | bool = "auto", fastmath: bool = False):
+        self.parallel = parallel
+        self.fastmath = fastmath
+
+    def default_pipeline(self) -> str:
+        return compose("simplify", "fuse", "finalize")
+
+    def supports(self, op_name: str) -> bool:
+        return supported(op_name)
+
+    def compile(self, module: Module, entry: str | None = None) -> NumbaExecutable:
+        verify(module)
+        func = module.get(entry) if entry else module.main
+        return NumbaExecutable(module, generate(func, self.parallel), self.fastmath)
+
+    def emit_source(self, module: Module) -> str:
+        parts = []
+        for func in verify(module).functions:
+            prog = generate(func, self.parallel)
+            parts.append(f"# ===== @{func.name} =====")
+            parts.extend(f"# kernel k{i}\n" + kernel_text(k.source, k.parallel, self.fastmath)
+                         for i, k in enumerate(prog.kernels))
+            parts.append("# driver\n" + prog.driver)
+        return "\n\n".join(parts)
+
+
+__all__ = ["STATS", "NumbaCPUBackend", "clear_cache"]

@@ -1,0 +1,40 @@
+"""The numba-cpu Executable: loaded kernels, constants, one arena, and the driver."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from xlalite.backends.numba_cpu.cache import compile_for, kernel_text, load_kernel
+from xlalite.backends.numba_cpu.codegen import Program
+from xlalite.ir.core import Module
+from xlalite.runtime.arena import Arena
+from xlalite.runtime.executable import Executable
+
+
+class NumbaExecutable(Executable):
+    """Calls run kernels over a preallocated arena; not safe to call from two threads at once
+    (they would share the arena)."""
+
+    def __init__(self, module: Module, program: Program, fastmath: bool = False):
+        super().__init__(module, program.function.name)
+        self.program = program
+        self.kernels = [load_kernel(k.source, k.parallel, fastmath) for k in program.kernels]
+        for k, types, extents in program.calls:  # compile now: the first call is not slow
+            compile_for(self.kernels[k], [np.empty((1,) * t.rank, t.dtype.numpy) for t in types]
+                        + [np.int64(n) for n in extents])
+        self.arena = Arena(program.arena_bytes)
+        self.views = tuple(self.arena.view(off, t) for off, t in program.views)
+        self.consts = tuple(program.consts)
+        namespace: dict[str, object] = {"np": np}
+        namespace.update({f"k{i}": fn for i, fn in enumerate(self.kernels)})
+        exec(compile(program.driver, f"<xlalite driver @{module.main.name}>", "exec"), namespace)
+        self._driver = namespace["run"]
+
+    def run(self, args: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+        return self._driver(args, self.consts, self.views)
+
+    def source(self) -> str:
+        """The generated kernels and driver, as Python source."""
+        texts = [f"# kernel k{i}\n" + kernel_text(k.source, k.parallel, False)
+                 for i, k in enumerate(self.program.kernels)]
+        return "\n\n".join(texts + ["# driver\n" + self.program.driver])

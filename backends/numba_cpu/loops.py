@@ -1,0 +1,232 @@
+"""Loop-nest kernels for fused groups: ``loop``, ``reduction`` and ``matmul`` (+ epilogue).
+
+A group is (ops, inputs, root): `inputs` are the values read from memory (kernel parameters
+``in0, in1, ...``), `root` the value written to ``out``. :class:`ExprGen` computes any value of
+the group at an index tuple by recursion through the ops (broadcasts and unit reshapes only
+re-index their operand), naming each computed element once, and places every statement at
+the shallowest loop depth its indices allow, so loop-invariant work (a broadcast row value, a
+bias) is hoisted out of inner loops. Kernels read shapes from their arrays, so one generated
+kernel serves every shape with the same structure.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from xlalite.backends.numba_cpu.scalar import SCALAR, convert, literal
+from xlalite.ir.core import Op, Value
+from xlalite.ops.reduce import identity
+from xlalite.passes.fuse import REDUCTION_ANCHORS
+
+
+class CodegenError(ValueError):
+    """The backend cannot generate code for this IR."""
+
+
+def index_text(idx: Sequence[str]) -> str:
+    return ", ".join(idx) if idx else "()"
+
+
+class ExprGen:
+    """Emits `name = expr` statements into per-depth buckets; `at(v, idx)` returns a name."""
+
+    def __init__(self, depth_of: dict[str, int], inputs: dict[Value, str],
+                 bound: dict[Value, str], counter: itertools.count):
+        self.depth_of = depth_of  # loop variable -> depth (1-based); others are depth 0
+        self.inputs = inputs
+        self.bound = bound
+        self.counter = counter
+        self.memo: dict[tuple[Value, tuple[str, ...]], str] = {}
+        self.level: dict[str, int] = {}  # temp name -> depth it was defined at
+        self.buckets: dict[int, list[str]] = {}
+
+    def _depth(self, parts: Sequence[str]) -> int:
+        return max((self.depth_of.get(p, self.level.get(p, 0)) for p in parts), default=0)
+
+    def _emit(self, expr: str, depth: int) -> str:
+        name = f"t{next(self.counter)}"
+        self.buckets.setdefault(depth, []).append(f"{name} = {expr}")
+        self.level[name] = depth
+        return name
+
+    def at(self, v: Value, idx: tuple[str, ...]) -> str:
+        if v in self.bound:
+            return self.bound[v]
+        key = (v, idx)
+        if key in self.memo:
+            return self.memo[key]
+        if v in self.inputs:
+            name = self._emit(f"{self.inputs[v]}[{index_text(idx)}]", self._depth(idx))
+        else:
+            name = self._compute(v.defining_op, v, idx)
+        self.memo[key] = name
+        return name
+
+    def _compute(self, op: Op | None, v: Value, idx: tuple[str, ...]) -> str:
+        if op is None:
+            raise CodegenError("a block argument that is not a kernel input")
+        a = op.attributes
+        if op.name == "xl.broadcast_in_dim":
+            src = op.operands[0]
+            return self.at(src, tuple("0" if src.type.shape[i] == 1 else idx[d]
+                                      for i, d in enumerate(a["dims"])))
+        if op.name == "xl.reshape":  # only unit-dim reshapes are fused (see passes/fuse.py)
+            src = op.operands[0]
+            live = iter(i for i, d in zip(idx, v.type.shape) if d != 1)
+            return self.at(src, tuple("0" if d == 1 else next(live) for d in src.type.shape))
+        if op.name == "xl.constant":
+            return literal(a["value"].array.reshape(-1)[0].item(), v.type.dtype)
+        if op.name == "xl.iota":
+            return self._emit(convert(idx[a["dim"]], v.type.dtype), self._depth(idx[a["dim"]:a["dim"] + 1]))
+        if op.name not in SCALAR:
+            raise CodegenError(f"'{op.name}' cannot be computed inside a loop kernel")
+        args = [self.at(x, idx) for x in op.operands]
+        return self._emit(SCALAR[op.name](args, op), self._depth(args))
+
+
+def _loops(vars_: Sequence[str], bounds: Sequence[str], parallel: bool) -> list[str]:
+    return [f"for {x} in {'prange' if parallel and k == 0 else 'range'}({b}):"
+            for k, (x, b) in enumerate(zip(vars_, bounds))]
+
+
+def _assemble(header: str, nest: list[str], buckets: dict[int, list[str]], store: list[str],
+              after: dict[int, list[str]] | None = None) -> str:
+    """Nested loops with each bucket's statements at its depth, `store` innermost."""
+    lines = [header]
+    depth_lines = lambda d: buckets.get(d, [])  # noqa: E731
+    for d in range(len(nest) + 1):
+        pad = "    " * (d + 1)
+        lines.extend(pad + s for s in depth_lines(d))
+        if d < len(nest):
+            lines.append(pad + nest[d])
+    lines.extend("    " * (len(nest) + 1) + s for s in store)
+    return "\n".join(lines) + "\n"
+
+
+def loop_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, parallel: bool) -> str:
+    """out[i...] = root(i...) over the root's shape."""
+    rank = root.type.rank
+    idx = tuple(f"i{d}" for d in range(rank))
+    gen = ExprGen({x: d + 1 for d, x in enumerate(idx)},
+                  {v: f"in{k}" for k, v in enumerate(inputs)}, {}, itertools.count())
+    result = gen.at(root, idx)
+    params = ", ".join([f"in{k}" for k in range(len(inputs))] + ["out"])
+    nest = _loops(idx, [f"out.shape[{d}]" for d in range(rank)], parallel)
+    return _assemble(f"def kernel({params}):", nest, gen.buckets,
+                     [f"out[{index_text(idx)}] = {result}"])
+
+
+def _combine(kind: str, acc: str, v: str, is_float: bool) -> str:
+    if kind == "sum":
+        return f"{acc} + {v}"
+    if kind == "prod":
+        return f"{acc} * {v}"
+    cmp = ">" if kind == "max" else "<"
+    nan = f" or {v} != {v}" if is_float else ""
+    return f"{v} if ({v} {cmp} {acc}{nan}) else {acc}"
+
+
+def reduction_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
+                     parallel: bool) -> tuple[str, tuple[int, ...]]:
+    """out[o...] = epilogue(reduce over the reduced axes of prologue(x)[o..., r...]).
+
+    Returns the source and the reduced extents, passed as arguments ``n0, n1, ...`` so one
+    kernel serves every shape."""
+    (red,) = [op for op in ops if op.name in REDUCTION_ANCHORS]
+    src = red.operands[0]
+    axes = red.attributes["axes"]
+    kind = red.name.removeprefix("xl.reduce_")
+    out_vars = [f"o{d}" for d in range(red.results[0].type.rank)]
+    red_vars = [f"r{d}" for d in range(len(axes))]
+    it_out, it_red = iter(out_vars), iter(red_vars)
+    full = tuple(next(it_red) if d in axes else next(it_out) for d in range(src.type.rank))
+    depth_of = {x: k + 1 for k, x in enumerate(out_vars + red_vars)}
+    counter = itertools.count()
+    in_names = {v: f"in{k}" for k, v in enumerate(inputs)}
+    pro = ExprGen(depth_of, in_names, {}, counter)
+    value = pro.at(src, full)
+    dtype = src.type.dtype
+    init = literal(identity(kind, dtype.numpy).item(), dtype)
+    n_out = len(out_vars)
+    # accumulate inside the reduced loops; the accumulator lives at the output depth
+    pro.buckets.setdefault(n_out, []).insert(0, f"acc = {init}")
+    store_depth = n_out + len(red_vars)
+    pro.buckets.setdefault(store_depth, []).append(
+        f"acc = {_combine(kind, 'acc', value, dtype.is_float)}")
+    epi = ExprGen(depth_of, in_names, {red.results[0]: "acc"}, counter)
+    result = epi.at(root, tuple(out_vars))
+    params = ", ".join([f"in{k}" for k in range(len(inputs))] + ["out"]
+                       + [f"n{j}" for j in range(len(axes))])
+    nest = (_loops(out_vars, [f"out.shape[{d}]" for d in range(n_out)], parallel and n_out > 0)
+            + _loops(red_vars, [f"n{j}" for j in range(len(axes))], False))
+    lines = [f"def kernel({params}):"]
+    for d in range(len(nest) + 1):
+        pad = "    " * (d + 1)
+        lines.extend(pad + s for s in pro.buckets.get(d, []))
+        if d < len(nest):
+            lines.append(pad + nest[d])
+    pad = "    " * (n_out + 1)
+    lines.extend(pad + s for d in sorted(epi.buckets) for s in epi.buckets[d])
+    lines.append(f"{pad}out[{index_text(out_vars)}] = {result}")
+    return "\n".join(lines) + "\n", tuple(src.type.shape[a] for a in axes)
+
+
+def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value) -> str:
+    """BLAS (np.dot) per batch on canonical (B, M, K) x (B, K, N) layouts, then the
+    elementwise epilogue in place over ``out``. Serial: BLAS owns the cores."""
+    (dot,) = [op for op in ops if op.name == "xl.dot_general"]
+    lhs, rhs = dot.operands
+    if lhs not in inputs or rhs not in inputs:
+        raise CodegenError("matmul kernels read both operands from memory")
+    (ca, cb), (ba, bb) = dot.attributes["contract"], dot.attributes["batch"]
+    from xlalite.ops.linalg import free_dims
+
+    fa, fb = free_dims(lhs.type.rank, ca, ba), free_dims(rhs.type.rank, cb, bb)
+    lines = ["def kernel(" + ", ".join([f"in{k}" for k in range(len(inputs))] + ["out"]) + "):"]
+
+    def arrange(name: str, perm: list[int], groups: list[list[int]], target: str) -> None:
+        order = ", ".join(map(str, perm))
+        src = name if perm == sorted(perm) else f"np.ascontiguousarray({name}.transpose(({order},)))"
+        lines.append(f"    {target}_src = {src}")
+        dims, k = [], 0
+        for g in groups:
+            dims.append(" * ".join([f"{target}_src.shape[{k + j}]" for j in range(len(g))]) or "1")
+            k += len(g)
+        lines.append(f"    {target} = {target}_src.reshape(({', '.join(dims)},))")
+
+    li, ri = f"in{inputs.index(lhs)}", f"in{inputs.index(rhs)}"
+    arrange(li, list(ba) + fa + list(ca), [list(ba), fa, list(ca)], "a")
+    arrange(ri, list(bb) + list(cb) + fb, [list(bb), list(cb), fb], "b")
+    lines.append("    o = out.reshape((a.shape[0], a.shape[1], b.shape[2]))")
+    if lhs.type.dtype.is_float:
+        lines += ["    for bi in range(a.shape[0]):", "        np.dot(a[bi], b[bi], o[bi])"]
+    else:  # BLAS has no integer GEMM
+        lines += ["    for bi in range(a.shape[0]):",
+                  "        for i in range(a.shape[1]):",
+                  "            for j in range(b.shape[2]):",
+                  f"                s = {literal(0, lhs.type.dtype)}",
+                  "                for k in range(a.shape[2]):",
+                  "                    s += a[bi, i, k] * b[bi, k, j]",
+                  "                o[bi, i, j] = s"]
+    if root is not dot.results[0]:  # epilogue over the matmul result, in place
+        rank = root.type.rank
+        idx = tuple(f"i{d}" for d in range(rank))
+        names = {v: f"in{k}" for k, v in enumerate(inputs)}
+        names[dot.results[0]] = "out"
+        gen = ExprGen({x: d + 1 for d, x in enumerate(idx)}, names, {}, itertools.count())
+        result = gen.at(root, idx)
+        nest = _loops(idx, [f"out.shape[{d}]" for d in range(rank)], False)
+        body = _assemble("", nest, gen.buckets, [f"out[{index_text(idx)}] = {result}"])
+        lines.extend(body.splitlines()[1:])
+    return "\n".join(lines) + "\n"
+
+
+def group_of(op: Op) -> tuple[list[Op], list[Value], Value]:
+    """(ops, inputs, root) of a fusion op's region, or of a single op as its own group."""
+    if op.name == "xl.fusion":
+        block = op.regions[0].blocks[0]
+        return list(block.ops[:-1]), list(block.args), block.terminator.operands[0]
+    return [op], list(op.operands), op.results[0]
+
+

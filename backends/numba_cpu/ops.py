@@ -1,0 +1,182 @@
+"""Per-op kernel emitters: ``KERNELS[name](op) -> Kernel``.
+
+Elementwise and broadcast ops (and whole fused groups) become loop kernels, reductions
+reduction kernels, matmuls BLAS kernels (``loops.py``). Every other op has one entry here that
+writes a small kernel, usually reshaping to a fixed rank and calling ``library.py``. A new op
+adds one entry. ``supported()`` lists what the backend can compile.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from xlalite.backends.numba_cpu.loops import (
+    CodegenError,
+    group_of,
+    loop_kernel,
+    matmul_kernel,
+    reduction_kernel,
+)
+from xlalite.backends.numba_cpu.scalar import SCALAR
+from xlalite.ir.core import Op
+from xlalite.passes.fuse import REDUCTION_ANCHORS, is_unit_reshape
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """Source of ``def kernel(in0, ..., out)`` and whether it runs a prange loop."""
+
+    source: str
+    parallel: bool = False
+    extents: tuple[int, ...] = ()  # integer arguments after the arrays (loop extents)
+
+
+def _slices(starts, limits, strides) -> str:
+    return ", ".join(f"{s}:{e}:{st}" for s, e, st in zip(starts, limits, strides)) or "..."
+
+
+def _rank4(name: str, shape: tuple[int, ...]) -> str:
+    """Reshape to rank 4 by prepending unit dims (rank <= 4 only)."""
+    if len(shape) > 4:
+        raise CodegenError("windowed reductions of rank > 4 are not supported by numba-cpu")
+    dims = ", ".join(["1"] * (4 - len(shape)) + [f"{name}.shape[{d}]" for d in range(len(shape))])
+    return f"{name}.reshape(({dims},))"
+
+
+def _transpose(op: Op) -> Kernel:
+    perm = ", ".join(map(str, op.attributes["perm"]))
+    return Kernel(f"def kernel(in0, out):\n    out[...] = in0.transpose(({perm},))\n")
+
+
+def _reshape(op: Op) -> Kernel:
+    return Kernel("def kernel(in0, out):\n    out.reshape(-1)[:] = in0.reshape(-1)\n")
+
+
+def _slice(op: Op) -> Kernel:
+    a = op.attributes
+    box = _slices(a["start"], a["limit"], a["stride"])
+    return Kernel(f"def kernel(in0, out):\n    out[...] = in0[{box}]\n")
+
+
+def _concatenate(op: Op) -> Kernel:
+    axis, rank = op.attributes["axis"], op.results[0].type.rank
+    lines = ["def kernel(" + ", ".join(f"in{k}" for k in range(len(op.operands))) + ", out):"]
+    offset = 0
+    for k, x in enumerate(op.operands):
+        n = x.type.shape[axis]
+        idx = [":"] * rank
+        idx[axis] = f"{offset}:{offset + n}"
+        lines.append(f"    out[{', '.join(idx)}] = in{k}")
+        offset += n
+    return Kernel("\n".join(lines) + "\n")
+
+
+def _pad(op: Op) -> Kernel:
+    a = op.attributes
+    x = op.operands[0].type
+    lines = ["def kernel(in0, in1, out):", "    out[...] = in1[()]"]
+    if x.size:
+        limits = [lo + (n - 1) * (i + 1) + 1 for lo, n, i in zip(a["low"], x.shape, a["interior"])]
+        lines.append(f"    out[{_slices(a['low'], limits, [i + 1 for i in a['interior']])}] = in0")
+    return Kernel("\n".join(lines) + "\n")
+
+
+def _gather_dims(op: Op) -> tuple[str, str, str]:
+    """(x, idx, result) reshaped to the (B, A, N|I, R) ranks of lib.gather4/scatter_add4."""
+    x, idx = op.operands[0].type, op.operands[1].type
+    axis, bd = op.attributes["axis"], op.attributes["batch_dims"]
+    B = math.prod(x.shape[:bd])
+    A = math.prod(x.shape[bd:axis])
+    R = math.prod(x.shape[axis + 1:])
+    I = math.prod(idx.shape[bd:])  # noqa: E741
+    return (f"({B}, {A}, {x.shape[axis]}, {R})", f"({B}, {I})", f"({B}, {A}, {I}, {R})")
+
+
+def _gather(op: Op) -> Kernel:
+    xs, ids, outs = _gather_dims(op)
+    return Kernel(f"def kernel(in0, in1, out):\n"
+                  f"    lib.gather4(in0.reshape({xs}), in1.reshape({ids}), out.reshape({outs}))\n")
+
+
+def _scatter_add(op: Op) -> Kernel:
+    xs, ids, us = _gather_dims(op)
+    return Kernel(f"def kernel(in0, in1, in2, out):\n"
+                  f"    out[...] = in0\n"
+                  f"    lib.scatter_add4(out.reshape({xs}), in1.reshape({ids}), in2.reshape({us}))\n")
+
+
+def _argmax(op: Op) -> Kernel:
+    x = op.operands[0].type
+    axis = op.attributes["axis"]
+    p, q = math.prod(x.shape[:axis]), math.prod(x.shape[axis + 1:])
+    return Kernel(f"def kernel(in0, out):\n"
+                  f"    lib.argmax3(in0.reshape(({p}, {x.shape[axis]}, {q})), out.reshape(({p}, {q})))\n")
+
+
+def _window(op: Op) -> Kernel:
+    a = op.attributes
+    x = op.operands[0].type
+    fill = 4 - x.rank
+    window = (1,) * fill + a["window"]
+    strides = (1,) * fill + a["strides"]
+    low = (0,) * fill + tuple(p[0] for p in a["padding"])
+    is_max = op.name.endswith("max")
+    return Kernel(f"def kernel(in0, out):\n"
+                  f"    lib.window4({_rank4('in0', x.shape)}, {_rank4('out', op.results[0].type.shape)}, "
+                  f"{window}, {strides}, {low}, {is_max})\n")
+
+
+def _conv2d(op: Op) -> Kernel:
+    a = op.attributes
+    fn = "conv2d" if op.operands[0].type.dtype.is_float else "conv2d_int"
+    low = (a["padding"][0][0], a["padding"][1][0])
+    return Kernel(f"def kernel(in0, in1, out):\n"
+                  f"    lib.{fn}(in0, in1, out, {a['stride']}, {low}, {a['dilation']}, {a['groups']})\n")
+
+
+def _rng(op: Op) -> Kernel:
+    normal = op.attributes["distribution"] == "normal"
+    mantissa = 24 if op.attributes["dtype"].value == "f32" else 53
+    return Kernel(f"def kernel(in0, out):\n    lib.rng(in0[()], out.reshape(-1), {normal}, {mantissa})\n")
+
+
+KERNELS: dict[str, Callable[[Op], Kernel]] = {
+    "xl.transpose": _transpose,
+    "xl.reshape": _reshape,
+    "xl.slice": _slice,
+    "xl.concatenate": _concatenate,
+    "xl.pad": _pad,
+    "xl.gather": _gather,
+    "xl.scatter_add": _scatter_add,
+    "xl.argmax": _argmax,
+    "xl.reduce_window_max": _window,
+    "xl.reduce_window_avg": _window,
+    "xl.conv2d": _conv2d,
+    "xl.rng": _rng,
+}
+#: Ops run by the driver itself rather than a compiled kernel.
+DRIVER_OPS = frozenset({"xl.constant", "xl.debug_print"})
+#: Ops the loop generator computes (alone or fused).
+LOOP_OPS = frozenset(SCALAR) | {"xl.broadcast_in_dim", "xl.iota", "xl.constant"}
+
+
+def supported(name: str) -> bool:
+    return (name in KERNELS or name in DRIVER_OPS or name in LOOP_OPS
+            or name in REDUCTION_ANCHORS or name in ("xl.dot_general", "xl.fusion"))
+
+
+def kernel_for(op: Op, parallel: bool) -> Kernel:
+    """The kernel computing top-level `op` (a fusion group or a single op)."""
+    kind = op.attributes.get("kind") if op.name == "xl.fusion" else None
+    if kind == "matmul" or op.name == "xl.dot_general":
+        return Kernel(matmul_kernel(*group_of(op)))
+    if kind == "reduction" or op.name in REDUCTION_ANCHORS:
+        source, extents = reduction_kernel(*group_of(op), parallel)
+        return Kernel(source, parallel, extents)
+    if kind == "loop" or op.name in LOOP_OPS or is_unit_reshape(op):
+        return Kernel(loop_kernel(*group_of(op), parallel), parallel)
+    if op.name in KERNELS:
+        return KERNELS[op.name](op)
+    raise CodegenError(f"numba-cpu has no kernel for '{op.name}'")
