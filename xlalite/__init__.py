@@ -61,6 +61,14 @@ from xlalite.frontend.tensor import Tensor, TensorBase, Tracer, no_grad
 from xlalite.ir.types import DType
 
 tensor = Tensor
+
+
+def cache_info() -> dict[str, object]:
+    """Kernel cache statistics of this process (numba-cpu): hits, misses, compile seconds."""
+    from xlalite.backends.numba_cpu.cache import STATS
+
+    return STATS.as_dict()
+
 float32, float64, int32, int64 = DType.F32, DType.F64, DType.I32, DType.I64
 bool_ = DType.BOOL
 __version__ = "0.1.0"
@@ -73,5 +81,5 @@ __all__ = [
     "maximum", "mean", "min", "minimum", "multiply", "negative", "not_equal", "ones", "pad",
     "power", "prod", "random_normal", "random_uniform", "reshape", "rsqrt", "sigmoid", "sign",
     "sin", "sqrt", "subtract", "sum", "tanh", "tensor", "transpose", "where", "zeros",
-    "grad", "value_and_grad", "vjp", "custom_vjp", "no_grad",
+    "grad", "value_and_grad", "vjp", "custom_vjp", "no_grad", "cache_info",
 ]

@@ -8,9 +8,21 @@ from xlalite.backends.numba_cpu.cache import STATS, clear_cache, kernel_text
 from xlalite.backends.numba_cpu.codegen import generate
 from xlalite.backends.numba_cpu.executable import NumbaExecutable
 from xlalite.backends.numba_cpu.ops import supported
-from xlalite.ir.core import Module
+from xlalite.ir.core import Function, Module
+from xlalite.ir.rewrite import Rewriter
 from xlalite.ir.verifier import verify
+from xlalite.ops.registry import get_op
 from xlalite.passes.pipelines import compose
+
+
+def legalize(func: Function) -> None:
+    """Inline custom_vjp ops (their backward rule only matters to autodiff)."""
+    rw = Rewriter()
+    for op in list(func.body.ops):
+        if op.name == "xl.custom_vjp":
+            for pattern in get_op(op.name).patterns:
+                if pattern(op, rw):
+                    break
 
 
 @register_backend
@@ -36,11 +48,13 @@ class NumbaCPUBackend(Backend):
     def compile(self, module: Module, entry: str | None = None) -> NumbaExecutable:
         verify(module)
         func = module.get(entry) if entry else module.main
+        legalize(func)
         return NumbaExecutable(module, generate(func, self.parallel), self.fastmath)
 
     def emit_source(self, module: Module) -> str:
         parts = []
         for func in verify(module).functions:
+            legalize(func)
             prog = generate(func, self.parallel)
             parts.append(f"# ===== @{func.name} =====")
             parts.extend(f"# kernel k{i}\n" + kernel_text(k.source, k.parallel, self.fastmath)

@@ -164,7 +164,8 @@ LOOP_OPS = frozenset(SCALAR) | {"xl.broadcast_in_dim", "xl.iota", "xl.constant"}
 
 def supported(name: str) -> bool:
     return (name in KERNELS or name in DRIVER_OPS or name in LOOP_OPS
-            or name in REDUCTION_ANCHORS or name in ("xl.dot_general", "xl.fusion"))
+            or name in REDUCTION_ANCHORS
+            or name in ("xl.dot_general", "xl.fusion", "xl.custom_vjp"))  # custom_vjp: inlined
 
 
 def kernel_for(op: Op, parallel: bool) -> Kernel:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from xlalite.backends.base import get_backend
 from xlalite.ir.diagnostics import Diagnostic, Location, XirError
 from xlalite.ir.parser import parse_module
 from xlalite.ir.printer import print_module
@@ -34,6 +35,9 @@ examples:
   cat model.xir | xlalite-opt -                 read standard input
   xlalite-opt model.xir -p "cse,dce"            run a pass pipeline (see --list-passes)
   xlalite-opt model.xir -p dce --print-ir-after-all --time-passes --pass-stats
+  xlalite-opt model.xir -t numba-cpu --emit source   generated kernels and driver
+  xlalite-opt model.xir -t numba-cpu            the IR after numba-cpu's default pipeline
+  xlalite-opt --clear-cache                     delete compiled kernels ($XLALITE_CACHE_DIR)
   xlalite-opt tests.xir --split-input-file      treat '// -----' separated chunks separately
   xlalite-opt bad.xir --split-input-file --verify-diagnostics
         check that each chunk produces exactly the errors its comments announce:
@@ -89,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-ir-after-all", action="store_true", help="dump IR after each pass")
     p.add_argument("--print-ir-after", action="append", default=[], metavar="PASS",
                    help="dump IR after the named pass (repeatable)")
+    p.add_argument("-t", "--target", metavar="BACKEND",
+                   help="compile for a backend (e.g. numba-cpu) after its default pipeline")
+    p.add_argument("--emit", choices=("ir", "source"), default="ir",
+                   help="with -t: print the final IR (default) or the generated source")
+    p.add_argument("--clear-cache", action="store_true",
+                   help="delete the compiled-kernel cache and exit")
     p.add_argument("--time-passes", action="store_true", help="report time spent in each pass")
     p.add_argument("--pass-stats", action="store_true", help="report what each pass changed")
     return p
@@ -112,6 +122,9 @@ def process_chunk(chunk: Chunk, filename: str, args: argparse.Namespace) -> tupl
     """Parse, verify and transform one chunk; returns (IR text, report lines). Raises XirError."""
     module = verify(parse_module(chunk.text, filename, chunk.line_offset))
     reports: list[str] = []
+    backend = get_backend(args.target) if args.target else None
+    if backend is not None and not args.pass_pipeline:
+        args = argparse.Namespace(**{**vars(args), "pass_pipeline": backend.default_pipeline()})
     if args.pass_pipeline:
         inst = Instrumentation(verify_each=args.verify_each,
                                print_ir_after_all=args.print_ir_after_all,
@@ -121,6 +134,8 @@ def process_chunk(chunk: Chunk, filename: str, args: argparse.Namespace) -> tupl
             reports.append(format_timing(records))
         if args.pass_stats:
             reports.append(format_stats(records))
+    if backend is not None and args.emit == "source":
+        return backend.emit_source(module), reports
     return print_module(module), reports
 
 
@@ -160,6 +175,17 @@ def check_diagnostics(chunk: Chunk, filename: str, args: argparse.Namespace) -> 
 
 def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.clear_cache:
+        from xlalite.backends.numba_cpu.cache import clear_cache
+
+        print(f"removed {clear_cache()}")
+        return 0
+    if args.target:
+        try:
+            get_backend(args.target)
+        except ValueError as e:
+            print(f"xlalite-opt: error: {e}", file=sys.stderr)
+            return 1
     if args.list_passes:
         sys.stdout.write(list_passes())
         return 0

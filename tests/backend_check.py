@@ -1,0 +1,39 @@
+"""Compare a backend's results with the interpreter (the oracle) on the same inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from xlalite.backends import get_backend
+from xlalite.backends.interpreter import run_function
+from xlalite.ir import Module, parse_module, print_module
+
+
+def tolerance(dtype: np.dtype) -> tuple[float, float]:
+    """(rtol, atol scale): f32 math differs from NumPy's in the last bits; f64 barely."""
+    return (2e-5, 2e-5) if dtype == np.float32 else (1e-11, 1e-11)
+
+
+def assert_matches_interpreter(module: Module, inputs: list[np.ndarray],
+                               backend: str = "numba-cpu", pipeline: str | None = None) -> None:
+    text = print_module(module)
+    with np.errstate(all="ignore"):
+        want = run_function(parse_module(text).main, inputs)
+    copy = parse_module(text)
+    b = get_backend(backend)
+    spec = b.default_pipeline() if pipeline is None else pipeline
+    if spec:
+        from xlalite.passes import run_pipeline
+
+        run_pipeline(copy, spec)
+    with np.errstate(all="ignore"):
+        got = b.compile(copy)(*[np.array(x) for x in inputs])
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape and g.dtype == w.dtype, (g.shape, g.dtype, w.shape, w.dtype)
+        if w.dtype.kind == "f":
+            rtol, atol = tolerance(w.dtype)
+            scale = max(1.0, float(np.nanmax(np.abs(w), initial=0.0, where=np.isfinite(w))))
+            np.testing.assert_allclose(g, w, rtol=rtol, atol=atol * scale, equal_nan=True)
+        else:
+            np.testing.assert_array_equal(g, w)

@@ -1,0 +1,240 @@
+"""numba-cpu: every op and random programs against the interpreter; cache; errors."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import xlalite as xl
+from tests.backend_check import assert_matches_interpreter
+from tests.conftest import scaled
+from tests.gradcheck import random_inputs
+from tests.programs import programs
+from tests.programs import random_inputs as program_inputs
+from tests.test_registry import OPS
+from xlalite.backends import get_backend
+from xlalite.ir import DType, Module, TensorType, finish, new_function, parse_module
+from xlalite.ops.registry import ShapeError
+from xlalite.runtime import ArgumentError
+
+BACKEND = get_backend("numba-cpu")
+
+
+def retyped_example(opdef, dtype: DType) -> Module | None:
+    """The op's example with every float operand retyped to `dtype` (None if not allowed)."""
+    types, attrs = opdef.example()
+    new_types = [t.with_dtype(dtype) if t.dtype.is_float else t for t in types]
+    m = Module()
+    f, b = new_function(m, "main", new_types)
+    build = opdef.extra.get("build")
+    try:
+        op = build(b, f.args, attrs) if build else b.create(opdef.name, f.args, attrs)
+    except (ShapeError, ValueError):
+        return None
+    finish(f, b, op.results[:attrs.get("num_outputs", len(op.results))])
+    return m
+
+
+@pytest.mark.parametrize("opdef", OPS, ids=lambda o: o.name)
+def test_every_registry_op_is_supported(opdef):
+    assert BACKEND.supports(opdef.name), f"numba-cpu has no kernel for {opdef.name}"
+
+
+CASES = [(o, d) for o in OPS for d in (DType.F32, DType.F64, DType.I32, DType.I64)
+         if retyped_example(o, d) is not None]  # each op in every dtype it accepts
+
+
+@pytest.mark.parametrize("opdef, dtype", CASES, ids=[f"{o.name}-{d.value}" for o, d in CASES])
+def test_every_op_matches_the_interpreter(opdef, dtype, capsys):
+    m = retyped_example(opdef, dtype)
+    rng = np.random.default_rng(0)
+    inputs = random_inputs(m.main, rng, low=-2.0 if opdef.name != "xl.pow" else 0.5)
+    if opdef.name in ("xl.log", "xl.sqrt", "xl.rsqrt"):
+        inputs = [np.abs(x) + 0.5 for x in inputs]
+    assert_matches_interpreter(m, inputs, pipeline="")  # each op's own kernel
+    assert_matches_interpreter(m, inputs)  # and after the default pipeline
+
+
+@settings(max_examples=scaled(100), deadline=None)
+@given(programs())
+def test_random_programs_match_the_interpreter(module):
+    assert_matches_interpreter(module, program_inputs(module))
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.data())
+def test_conv2d_and_pooling_configurations(data):
+    groups = data.draw(st.sampled_from([1, 2]))
+    cg, og = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 2))
+    k = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
+    stride = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)))
+    pad = ((data.draw(st.integers(0, 2)),) * 2, (data.draw(st.integers(0, 1)),) * 2)
+    h = data.draw(st.integers(max(k[0], 2), 7))
+    dtype = data.draw(st.sampled_from(["f32", "f64", "i32"]))
+    x_t = f"{dtype}[2,{groups * cg},{h},6]"
+    w_t = f"{dtype}[{groups * og},{cg},{k[0]},{k[1]}]"
+    from xlalite.ops import get_op
+
+    attrs = get_op("xl.conv2d").normalize_attrs(
+        {"stride": stride, "padding": pad, "dilation": (1, 1), "groups": groups})
+    out = get_op("xl.conv2d").infer_types(
+        [TensorType((2, groups * cg, h, 6), DType(dtype)),
+         TensorType((groups * og, cg, k[0], k[1]), DType(dtype))], attrs)[0]
+    pool = "max" if dtype == "i32" else data.draw(st.sampled_from(["max", "avg"]))
+    src = f"""
+func @f(%x: {x_t}, %w: {w_t}) -> ({out}, {dtype}[2,{groups * cg},{h - 1},3]) {{
+  %0 = "xl.conv2d"(%x, %w) {{stride = [{stride[0]}, {stride[1]}], padding = [[{pad[0][0]}, {pad[0][1]}], [{pad[1][0]}, {pad[1][1]}]], dilation = [1, 1], groups = {groups}}} : ({x_t}, {w_t}) -> {out}
+  %1 = "xl.reduce_window_{pool}"(%x) {{window = [1, 1, 2, 2], strides = [1, 1, 1, 2], padding = [[0, 0], [0, 0], [0, 0], [0, 0]]}} : ({x_t}) -> {dtype}[2,{groups * cg},{h - 1},3]
+  return %0, %1
+}}"""
+    m = parse_module(src)
+    assert_matches_interpreter(m, random_inputs(m.main, np.random.default_rng(1), low=-2.0),
+                               pipeline="")
+
+
+def test_library_ops_on_more_shapes():
+    src = """
+func @f(%x: f32[3,4,5], %i: i64[2,3], %u: f32[3,2,3,5], %k: i64[]) -> (f32[3,2,3,5], f32[3,4,5], i64[3,5], f32[3,8,5], f32[6,4,5], f64[2,3]) {
+  %0 = "xl.gather"(%x, %i) {axis = 1, batch_dims = 0} : (f32[3,4,5], i64[2,3]) -> f32[3,2,3,5]
+  %1 = "xl.scatter_add"(%x, %i, %u) {axis = 1, batch_dims = 0} : (f32[3,4,5], i64[2,3], f32[3,2,3,5]) -> f32[3,4,5]
+  %2 = "xl.argmax"(%x) {axis = 1} : (f32[3,4,5]) -> i64[3,5]
+  %c = "xl.constant"() {value = dense<0.5> : f32[]} : () -> f32[]
+  %3 = "xl.pad"(%x, %c) {low = [0, 1, 0], high = [0, 0, 0], interior = [0, 1, 0]} : (f32[3,4,5], f32[]) -> f32[3,8,5]
+  %4 = "xl.concatenate"(%x, %x) {axis = 0} : (f32[3,4,5], f32[3,4,5]) -> f32[6,4,5]
+  %5 = "xl.rng"(%k) {shape = [2, 3], dtype = f64, distribution = "normal"} : (i64[]) -> f64[2,3]
+  return %0, %1, %2, %3, %4, %5
+}"""
+    m = parse_module(src)
+    rng = np.random.default_rng(3)
+    inputs = [rng.standard_normal((3, 4, 5)).astype(np.float32),
+              rng.integers(-1, 6, (2, 3)),  # out of range: clamped like the reference
+              rng.standard_normal((3, 2, 3, 5)).astype(np.float32), np.int64(-7)]
+    assert_matches_interpreter(m, inputs, pipeline="")
+
+
+def test_rng_is_bit_identical_to_the_reference():
+    f = xl.jit(lambda k: (xl.random_uniform(k, (1000,)), xl.random_normal(k, (999,))))
+    u, z = f(np.int64(12345))
+    from xlalite.ops.random import _reference
+
+    np.testing.assert_array_equal(u, _reference(np.int64(12345), (1000,), DType.F32, "uniform"))
+    np.testing.assert_allclose(z, _reference(np.int64(12345), (999,), DType.F32, "normal"),
+                               rtol=1e-6)
+
+
+def test_memory_plan_is_used_and_outputs_never_alias_the_arena():
+    def f(x, w):
+        h = xl.tanh(xl.exp(x) @ w)  # exp(x) and h are intermediates: arena-planned
+        b = h.sum(axis=1)
+        return b, b + 1.0
+
+    jf = xl.jit(f)
+    x = np.random.default_rng(0).standard_normal((256, 64)).astype(np.float32)
+    w = np.random.default_rng(1).standard_normal((64, 32)).astype(np.float32)
+    r1, r2 = jf(x, w)
+    exe = next(iter(jf._cache.values()))[0]
+    assert exe.program.arena_bytes > 0 and exe.views
+    base = exe.arena.buffer
+    for r in (r1, r2):
+        assert not np.shares_memory(r, base)
+    r1_copy = r1.copy()
+    jf(x * 2, w)  # a second call must not change arrays returned earlier
+    np.testing.assert_array_equal(r1, r1_copy)
+
+
+def test_donated_argument_is_updated_in_place():
+    src = """
+func @sgd(%w: f32[1024], %g: f32[1024]) -> f32[1024] attributes {donate = [0]} {
+  %lr = "xl.constant"() {value = dense<0.5> : f32[1024]} : () -> f32[1024]
+  %0 = "xl.mul"(%lr, %g) : (f32[1024], f32[1024]) -> f32[1024]
+  %1 = "xl.sub"(%w, %0) : (f32[1024], f32[1024]) -> f32[1024]
+  return %1
+}"""
+    m = parse_module(src)
+    from xlalite.passes import run_pipeline
+
+    run_pipeline(m, "plan-memory")
+    exe = BACKEND.compile(m)
+    w, g = np.ones(1024, np.float32), np.full(1024, 2.0, np.float32)
+    (out,) = exe(w, g)
+    assert np.shares_memory(out, w)  # no copy: the parameter buffer was updated
+    np.testing.assert_array_equal(out, np.zeros(1024, np.float32))
+
+
+def test_argument_errors_name_the_argument_and_both_types():
+    jf = xl.jit(lambda x, y: x + y)
+    exe = jf.lower(np.ones(3, np.float32), np.ones(3, np.float32)).compile()
+    with pytest.raises(ArgumentError, match=r"argument #1 \('y'\) of @_lambda_ expected "
+                                            r"f32\[3\], got f32\[4\]"):
+        exe(np.ones(3, np.float32), np.ones(4, np.float32))
+    with pytest.raises(ArgumentError, match="takes 2 arguments, got 1"):
+        exe(np.ones(3, np.float32))
+
+
+def test_emit_source_shows_kernels_and_driver(capsys):
+    from xlalite.tools.opt import main
+
+    assert main(["examples/ir/softmax.xir", "-t", "numba-cpu", "--emit", "source"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("@njit(cache=True") == 3 and "def run(args, consts, views):" in out
+    assert main(["examples/ir/softmax.xir", "-t", "numba-cpu"]) == 0
+    assert "mem.arena_bytes" in capsys.readouterr().out
+
+
+SCRIPT = textwrap.dedent("""
+    import json, warnings, numpy as np, xlalite as xl
+    warnings.simplefilter("always")
+    def gelu(x, a, b):
+        y = x * a + b
+        return 0.5 * y * (1.0 + xl.tanh(0.7978845608 * (y + 0.044715 * y ** 3.0)))
+    x = np.linspace(-3, 3, 4096, dtype=np.float32).reshape(64, 64)
+    r = xl.jit(gelu)(x, np.float32(1.5), np.float32(0.25))
+    print(json.dumps({"sum": float(r.sum()), **xl.cache_info()}))
+""")
+
+
+def _run(cache_dir) -> tuple[dict, str]:
+    env = dict(os.environ, XLALITE_CACHE_DIR=str(cache_dir))
+    r = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    import json
+
+    return json.loads(r.stdout.strip().splitlines()[-1]), r.stderr
+
+
+def test_second_process_loads_compiled_kernels_from_disk(tmp_path):
+    cold, _ = _run(tmp_path)
+    warm, _ = _run(tmp_path)
+    assert cold["misses"] >= 1 and cold["compiles"] >= 1 and cold["disk_hits"] == 0
+    assert warm["misses"] == 0 and warm["compiles"] == 0
+    assert warm["disk_hits"] == cold["misses"] and warm["numba_cache_loads"] >= 1
+    assert warm["sum"] == cold["sum"]
+    assert warm["compile_seconds"] < cold["compile_seconds"]
+
+
+def test_corrupt_cache_entries_are_reported_and_rebuilt(tmp_path):
+    cold, _ = _run(tmp_path)
+    kernels = sorted((tmp_path / "kernels").glob("xlk_*.py"))
+    kernels[0].write_text(kernels[0].read_text()[:40])  # truncated source
+    for nbc in (tmp_path / "kernels" / "__pycache__").glob("*.nbc"):
+        nbc.write_bytes(b"garbage")  # and unreadable machine code for every kernel
+    again, err = _run(tmp_path)
+    assert "corrupt kernel cache entry" in err and err.count("corrupt kernel cache entry") == 1
+    assert again["rebuilt"] >= 1 and again["sum"] == cold["sum"]
+    healed, err = _run(tmp_path)
+    assert "corrupt" not in err and "unusable" not in err and healed["rebuilt"] == 0
+
+
+def test_clear_cache_command(tmp_path, monkeypatch, capsys):
+    from xlalite.tools.opt import main
+
+    _run(tmp_path)
+    monkeypatch.setenv("XLALITE_CACHE_DIR", str(tmp_path))
+    assert main(["--clear-cache"]) == 0
+    assert not (tmp_path / "kernels").exists()
