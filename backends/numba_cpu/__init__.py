@@ -31,13 +31,17 @@ class NumbaCPUBackend(Backend):
 
     `parallel`: "auto" (prange for large loops unless the program uses BLAS), True or False.
     `fastmath`: let LLVM reassociate float math (off: results match the interpreter closely).
+    `exact_math`: call libm for f32 exp/tanh/logistic instead of the vectorizable
+    approximations in mathlib.py (a few ulp apart; see its accuracy test).
     """
 
     name = "numba-cpu"
 
-    def __init__(self, parallel: str | bool = "auto", fastmath: bool = False):
+    def __init__(self, parallel: str | bool = "auto", fastmath: bool = False,
+                 exact_math: bool = False):
         self.parallel = parallel
         self.fastmath = fastmath
+        self.exact_math = exact_math
 
     def default_pipeline(self) -> str:
         return compose("simplify", "fuse", "finalize")
@@ -49,13 +53,14 @@ class NumbaCPUBackend(Backend):
         verify(module)
         func = module.get(entry) if entry else module.main
         legalize(func)
-        return NumbaExecutable(module, generate(func, self.parallel), self.fastmath)
+        return NumbaExecutable(module, generate(func, self.parallel, self.exact_math),
+                               self.fastmath)
 
     def emit_source(self, module: Module) -> str:
         parts = []
         for func in verify(module).functions:
             legalize(func)
-            prog = generate(func, self.parallel)
+            prog = generate(func, self.parallel, self.exact_math)
             parts.append(f"# ===== @{func.name} =====")
             parts.extend(f"# kernel k{i}\n" + kernel_text(k.source, k.parallel, self.fastmath)
                          for i, k in enumerate(prog.kernels))

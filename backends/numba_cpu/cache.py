@@ -33,7 +33,8 @@ HEADER = (
     "import math\n"
     "import numpy as np\n"
     "from numba import njit, prange\n"
-    "from xlalite.backends.numba_cpu import library as lib\n\n"
+    "from xlalite.backends.numba_cpu import library as lib\n"
+    "from xlalite.backends.numba_cpu import mathlib as mm\n\n"
 )
 
 
@@ -65,10 +66,12 @@ class CacheStats:
     compiles: int = 0  # signatures compiled by Numba
     numba_cache_loads: int = 0  # signatures loaded from Numba's on-disk cache
     compile_seconds: float = 0.0  # time spent compiling or loading machine code
+    timings: list[float] = field(default_factory=list)  # seconds per compile_for, in order
     reported: set[str] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, object]:
-        d = {k: v for k, v in self.__dict__.items() if k != "reported"}
+        d = {k: v for k, v in self.__dict__.items() if k not in ("reported", "timings")}
+        d["seconds_per_signature"] = [round(t, 4) for t in self.timings]
         d["compile_seconds"] = round(self.compile_seconds, 4)
         d["cache_dir"] = str(cache_dir())
         return d
@@ -152,6 +155,7 @@ def compile_for(kernel, arrays: list[np.ndarray]) -> None:
         kernel._cache.flush() if hasattr(kernel, "_cache") else None
         kernel.compile(sig)
     STATS.compile_seconds += time.perf_counter() - start
+    STATS.timings.append(time.perf_counter() - start)
     new_hits = kernel.stats.cache_hits if hasattr(kernel, "stats") else {}
     if sum(new_hits.values()) > sum(hits.values()):
         STATS.numba_cache_loads += 1

@@ -48,7 +48,7 @@ def _uses_blas(func: Function) -> bool:
     return False
 
 
-def generate(func: Function, parallel: str | bool = "auto") -> Program:
+def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = False) -> Program:
     """Kernels and driver for `func` (verified; custom_vjp already inlined by canonicalize).
 
     `parallel`: True/False, or "auto": prange loops for large kernels unless the program
@@ -90,7 +90,7 @@ def generate(func: Function, parallel: str | bool = "auto") -> Program:
         else:
             dest = f"o{fresh}"
             fresh += 1
-            lines.append(f"    {dest} = np.empty({r.type.shape}, np.{r.type.dtype.numpy.name})")
+            lines.append(f"    {dest} = empty({r.type.shape}, np.{r.type.dtype.numpy.name})")
         names[r] = dest
         ins = [names[v] for v in op.operands]
         if op.name == "xl.debug_print":
@@ -98,7 +98,8 @@ def generate(func: Function, parallel: str | bool = "auto") -> Program:
                          f"np.array2string({ins[0]}, threshold=64), flush=True)")
             lines.append(f"    {dest}[...] = {ins[0]}")
             continue
-        kernel = kernel_for(op, allow_parallel and r.type.size >= PARALLEL_MIN_ELEMENTS)
+        work = max([r.type.size] + [v.type.size for v in op.operands])  # elements touched
+        kernel = kernel_for(op, allow_parallel and work >= PARALLEL_MIN_ELEMENTS, not exact_math)
         key = kernel.source + str(kernel.parallel)  # extents are arguments, not source
         if key not in index:
             index[key] = len(prog.kernels)

@@ -9,6 +9,7 @@ from xlalite.backends.numba_cpu.codegen import Program
 from xlalite.ir.core import Module
 from xlalite.runtime.arena import Arena
 from xlalite.runtime.executable import Executable
+from xlalite.runtime.pool import OutputPool
 
 
 class NumbaExecutable(Executable):
@@ -25,7 +26,8 @@ class NumbaExecutable(Executable):
         self.arena = Arena(program.arena_bytes)
         self.views = tuple(self.arena.view(off, t) for off, t in program.views)
         self.consts = tuple(program.consts)
-        namespace: dict[str, object] = {"np": np}
+        self.pool = OutputPool()  # results are reused once the caller drops them
+        namespace: dict[str, object] = {"np": np, "empty": self.pool.empty}
         namespace.update({f"k{i}": fn for i, fn in enumerate(self.kernels)})
         exec(compile(program.driver, f"<xlalite driver @{module.main.name}>", "exec"), namespace)
         self._driver = namespace["run"]

@@ -12,12 +12,15 @@ kernel serves every shape with the same structure.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 
-from xlalite.backends.numba_cpu.scalar import SCALAR, convert, literal
+from xlalite.backends.numba_cpu.scalar import SCALAR, convert, literal, scalar_expr
 from xlalite.ir.core import Op, Value
 from xlalite.ops.reduce import identity
 from xlalite.passes.fuse import REDUCTION_ANCHORS
+
+_NAME = re.compile(r"[A-Za-z_]\w*")
 
 
 class CodegenError(ValueError):
@@ -32,7 +35,8 @@ class ExprGen:
     """Emits `name = expr` statements into per-depth buckets; `at(v, idx)` returns a name."""
 
     def __init__(self, depth_of: dict[str, int], inputs: dict[Value, str],
-                 bound: dict[Value, str], counter: itertools.count):
+                 bound: dict[Value, str], counter: itertools.count, approx: bool = True):
+        self.approx = approx
         self.depth_of = depth_of  # loop variable -> depth (1-based); others are depth 0
         self.inputs = inputs
         self.bound = bound
@@ -42,7 +46,9 @@ class ExprGen:
         self.buckets: dict[int, list[str]] = {}
 
     def _depth(self, parts: Sequence[str]) -> int:
-        return max((self.depth_of.get(p, self.level.get(p, 0)) for p in parts), default=0)
+        """Deepest loop any name in `parts` (index expressions like ``rb + 3`` too) needs."""
+        names = [n for p in parts for n in _NAME.findall(p)]
+        return max((self.depth_of.get(n, self.level.get(n, 0)) for n in names), default=0)
 
     def _emit(self, expr: str, depth: int) -> str:
         name = f"t{next(self.counter)}"
@@ -82,7 +88,7 @@ class ExprGen:
         if op.name not in SCALAR:
             raise CodegenError(f"'{op.name}' cannot be computed inside a loop kernel")
         args = [self.at(x, idx) for x in op.operands]
-        return self._emit(SCALAR[op.name](args, op), self._depth(args))
+        return self._emit(scalar_expr(op, args, self.approx), self._depth(args))
 
 
 def _loops(vars_: Sequence[str], bounds: Sequence[str], parallel: bool) -> list[str]:
@@ -104,12 +110,13 @@ def _assemble(header: str, nest: list[str], buckets: dict[int, list[str]], store
     return "\n".join(lines) + "\n"
 
 
-def loop_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, parallel: bool) -> str:
+def loop_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, parallel: bool,
+                approx: bool = True) -> str:
     """out[i...] = root(i...) over the root's shape."""
     rank = root.type.rank
     idx = tuple(f"i{d}" for d in range(rank))
     gen = ExprGen({x: d + 1 for d, x in enumerate(idx)},
-                  {v: f"in{k}" for k, v in enumerate(inputs)}, {}, itertools.count())
+                  {v: f"in{k}" for k, v in enumerate(inputs)}, {}, itertools.count(), approx)
     result = gen.at(root, idx)
     params = ", ".join([f"in{k}" for k in range(len(inputs))] + ["out"])
     nest = _loops(idx, [f"out.shape[{d}]" for d in range(rank)], parallel)
@@ -127,52 +134,88 @@ def _combine(kind: str, acc: str, v: str, is_float: bool) -> str:
     return f"{v} if ({v} {cmp} {acc}{nan}) else {acc}"
 
 
+#: independent accumulators for innermost-axis reductions: without fastmath LLVM may not
+#: reorder a float reduction, but it can vectorize these lanes; they are combined in a fixed
+#: order (lane 0..7, then the tail), so results are reproducible run to run
+LANES = 8
+
+
 def reduction_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
-                     parallel: bool) -> tuple[str, tuple[int, ...]]:
+                     parallel: bool, approx: bool = True) -> tuple[str, tuple[int, ...]]:
     """out[o...] = epilogue(reduce over the reduced axes of prologue(x)[o..., r...]).
 
     Returns the source and the reduced extents, passed as arguments ``n0, n1, ...`` so one
-    kernel serves every shape."""
+    kernel serves every shape. A reduction over the innermost axis alone first computes the
+    row's prologue into a buffer, then reduces it with LANES partial accumulators: both loops
+    vectorize, where one fused loop with a loop-carried accumulator would not."""
     (red,) = [op for op in ops if op.name in REDUCTION_ANCHORS]
     src = red.operands[0]
     axes = red.attributes["axes"]
     kind = red.name.removeprefix("xl.reduce_")
-    out_vars = [f"o{d}" for d in range(red.results[0].type.rank)]
+    dtype = src.type.dtype
+    n_out = red.results[0].type.rank
+    out_vars = [f"o{d}" for d in range(n_out)]
     red_vars = [f"r{d}" for d in range(len(axes))]
-    it_out, it_red = iter(out_vars), iter(red_vars)
-    full = tuple(next(it_red) if d in axes else next(it_out) for d in range(src.type.rank))
+    lanes = LANES if tuple(axes) == (src.type.rank - 1,) else 1
     depth_of = {x: k + 1 for k, x in enumerate(out_vars + red_vars)}
     counter = itertools.count()
     in_names = {v: f"in{k}" for k, v in enumerate(inputs)}
-    pro = ExprGen(depth_of, in_names, {}, counter)
-    value = pro.at(src, full)
-    dtype = src.type.dtype
     init = literal(identity(kind, dtype.numpy).item(), dtype)
-    n_out = len(out_vars)
-    # accumulate inside the reduced loops; the accumulator lives at the output depth
-    pro.buckets.setdefault(n_out, []).insert(0, f"acc = {init}")
-    store_depth = n_out + len(red_vars)
-    pro.buckets.setdefault(store_depth, []).append(
-        f"acc = {_combine(kind, 'acc', value, dtype.is_float)}")
-    epi = ExprGen(depth_of, in_names, {red.results[0]: "acc"}, counter)
+    body: dict[int, list[str]] = {}
+    inner = n_out + len(red_vars)
+
+    def element(gen: ExprGen, red_index: Sequence[str]) -> str:
+        it_red = iter(red_index)
+        full = tuple(next(it_red) if d in axes else out_vars[sum(1 for a in range(d) if a not in axes)]
+                     for d in range(src.type.rank))
+        return gen.at(src, full)
+
+    pro = ExprGen(depth_of, in_names, {}, counter, approx)
+    value = element(pro, red_vars)
+    tail: list[str] = []
+    if lanes == 1:
+        body.setdefault(n_out, []).append(f"acc = {init}")
+        pro.buckets.setdefault(inner, []).append(f"acc = {_combine(kind, 'acc', value, dtype.is_float)}")
+    else:
+        # 1) the prologue for one row into `row` (a plain loop LLVM vectorizes), 2) a lane
+        # reduction over `row` (vectorized too), 3) the lanes and the tail, in a fixed order
+        np_dtype = f"np.{dtype.numpy.name}"
+        body.setdefault(n_out, []).append(f"row = np.empty(n0, {np_dtype})")
+        pro.buckets.setdefault(inner, []).append(f"row[r0] = {value}")
+        comb = lambda a, b: _combine(kind, a, b, dtype.is_float)  # noqa: E731
+        tail = [f"lanes = np.empty({LANES}, {np_dtype})", f"lanes[:] = {init}",
+                f"for rb in range(0, n0 - n0 % {LANES}, {LANES}):",
+                f"    for k in range({LANES}):",
+                f"        lanes[k] = {comb('lanes[k]', 'row[rb + k]')}",
+                f"acc = {init}",
+                f"for rt in range(n0 - n0 % {LANES}, n0):",
+                f"    acc = {comb('acc', 'row[rt]')}",
+                f"for k in range({LANES}):",
+                f"    acc = {comb('acc', 'lanes[k]')}"]
+    for d, stmts in pro.buckets.items():
+        body.setdefault(d, []).extend(stmts)
+    epi = ExprGen(depth_of, in_names, {red.results[0]: "acc"}, counter, approx)
     result = epi.at(root, tuple(out_vars))
     params = ", ".join([f"in{k}" for k in range(len(inputs))] + ["out"]
                        + [f"n{j}" for j in range(len(axes))])
+    red_bounds = [f"n{j}" for j in range(len(axes))]
     nest = (_loops(out_vars, [f"out.shape[{d}]" for d in range(n_out)], parallel and n_out > 0)
-            + _loops(red_vars, [f"n{j}" for j in range(len(axes))], False))
+            + _loops(red_vars, red_bounds, False))
     lines = [f"def kernel({params}):"]
     for d in range(len(nest) + 1):
         pad = "    " * (d + 1)
-        lines.extend(pad + s for s in pro.buckets.get(d, []))
+        lines.extend(pad + stmt for stmt in body.get(d, []))
         if d < len(nest):
             lines.append(pad + nest[d])
     pad = "    " * (n_out + 1)
-    lines.extend(pad + s for d in sorted(epi.buckets) for s in epi.buckets[d])
+    lines.extend(pad + stmt for stmt in tail)
+    lines.extend(pad + stmt for d in sorted(epi.buckets) for stmt in epi.buckets[d])
     lines.append(f"{pad}out[{index_text(out_vars)}] = {result}")
     return "\n".join(lines) + "\n", tuple(src.type.shape[a] for a in axes)
 
 
-def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value) -> str:
+def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
+                  approx: bool = True) -> str:
     """BLAS (np.dot) per batch on canonical (B, M, K) x (B, K, N) layouts, then the
     elementwise epilogue in place over ``out``. Serial: BLAS owns the cores."""
     (dot,) = [op for op in ops if op.name == "xl.dot_general"]
@@ -214,7 +257,8 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value) -> st
         idx = tuple(f"i{d}" for d in range(rank))
         names = {v: f"in{k}" for k, v in enumerate(inputs)}
         names[dot.results[0]] = "out"
-        gen = ExprGen({x: d + 1 for d, x in enumerate(idx)}, names, {}, itertools.count())
+        gen = ExprGen({x: d + 1 for d, x in enumerate(idx)}, names, {}, itertools.count(),
+                      approx)
         result = gen.at(root, idx)
         nest = _loops(idx, [f"out.shape[{d}]" for d in range(rank)], False)
         body = _assemble("", nest, gen.buckets, [f"out[{index_text(idx)}] = {result}"])

@@ -168,16 +168,17 @@ def supported(name: str) -> bool:
             or name in ("xl.dot_general", "xl.fusion", "xl.custom_vjp"))  # custom_vjp: inlined
 
 
-def kernel_for(op: Op, parallel: bool) -> Kernel:
-    """The kernel computing top-level `op` (a fusion group or a single op)."""
+def kernel_for(op: Op, parallel: bool, approx: bool = True) -> Kernel:
+    """The kernel computing top-level `op` (a fusion group or a single op); `approx` lets f32
+    exp/tanh/logistic use the vectorizable approximations of mathlib.py."""
     kind = op.attributes.get("kind") if op.name == "xl.fusion" else None
     if kind == "matmul" or op.name == "xl.dot_general":
-        return Kernel(matmul_kernel(*group_of(op)))
+        return Kernel(matmul_kernel(*group_of(op), approx))
     if kind == "reduction" or op.name in REDUCTION_ANCHORS:
-        source, extents = reduction_kernel(*group_of(op), parallel)
+        source, extents = reduction_kernel(*group_of(op), parallel, approx)
         return Kernel(source, parallel, extents)
     if kind == "loop" or op.name in LOOP_OPS or is_unit_reshape(op):
-        return Kernel(loop_kernel(*group_of(op), parallel), parallel)
+        return Kernel(loop_kernel(*group_of(op), parallel, approx), parallel)
     if op.name in KERNELS:
         return KERNELS[op.name](op)
     raise CodegenError(f"numba-cpu has no kernel for '{op.name}'")

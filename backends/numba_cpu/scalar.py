@@ -81,3 +81,18 @@ SCALAR: dict[str, Expr] = {
     "xl.select": lambda a, op: f"({a[1]} if {a[0]} else {a[2]})",
     "xl.cast": lambda a, op: convert(a[0], op.attributes["dtype"]),
 }
+
+
+#: f32 overrides calling the vectorizable approximations of mathlib.py (unless exact_math)
+APPROX_F32: dict[str, Expr] = {
+    "xl.exp": lambda a, op: f"mm.exp_f32({a[0]})",
+    "xl.tanh": lambda a, op: f"mm.tanh_f32({a[0]})",
+    "xl.logistic": lambda a, op: f"({_one(op)} / ({_one(op)} + mm.exp_f32(-{a[0]})))",
+}
+
+
+def scalar_expr(op: Op, args: list[str], approx: bool) -> str:
+    """The element expression of `op`, preferring f32 approximations when `approx`."""
+    if approx and op.results[0].type.dtype is DType.F32 and op.name in APPROX_F32:
+        return APPROX_F32[op.name](args, op)
+    return SCALAR[op.name](args, op)

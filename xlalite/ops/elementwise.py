@@ -191,7 +191,8 @@ MUL = binary("xl.mul", np.multiply, "Product, lhs * rhs.",
              patterns=(P.identity_rhs(1), P.identity_lhs(1), P.int_mul_zero), vjp=_vjp_mul)
 DIV = binary("xl.div", np.divide, "Quotient of floats, lhs / rhs.", FLOATS,
              patterns=(P.identity_rhs(1),), vjp=_vjp_div)
-POW = binary("xl.pow", np.power, "Power of floats, lhs ** rhs.", FLOATS, vjp=_vjp_pow)
+POW = binary("xl.pow", np.power, "Power of floats, lhs ** rhs.", FLOATS, vjp=_vjp_pow,
+             patterns=(P.small_power,))
 MAX = binary("xl.max", np.maximum, "Elementwise maximum (NaN propagates).", vjp=_vjp_minmax("gt"))
 MIN = binary("xl.min", np.minimum, "Elementwise minimum (NaN propagates).", vjp=_vjp_minmax("lt"))
 

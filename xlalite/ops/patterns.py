@@ -190,3 +190,23 @@ def transpose_of_dot(op: Op, rw: Rewriter) -> bool:
     new = rw.builder(op).add("xl.dot_general", b, a, contract=(cb, ca), batch=((), ()))
     rw.replace(op, [new])
     return True
+
+
+def small_power(op: Op, rw: Rewriter) -> bool:
+    """``x ** c`` for a splat c in {1, 2, 3, 0.5} => x, x*x, x*x*x, sqrt(x) (a pow call would
+    keep kernels from vectorizing; results may differ from pow in the last bit)."""
+    c = splat_of(op.operands[1])
+    x = op.operands[0]
+    if c not in (1, 2, 3, 0.5):
+        return False
+    b = rw.builder(op)
+    if c == 1:
+        new = x
+    elif c == 0.5:
+        new = b.add("xl.sqrt", x)
+    else:
+        new = b.add("xl.mul", x, x)
+        if c == 3:
+            new = b.add("xl.mul", new, x)
+    rw.replace(op, [new])
+    return True
