@@ -31,7 +31,8 @@ def test_exp_f32_is_within_two_ulp_and_handles_specials():
     x = _grid()
     got = np.empty_like(x)
     _apply_exp(x, got)
-    want = np.exp(x.astype(np.float64))
+    with np.errstate(over="ignore"):
+        want = np.exp(x.astype(np.float64))
     normal = (want > np.finfo(np.float32).tiny) & (want < np.finfo(np.float32).max)
     rel = np.abs(got[normal] - want[normal]) / want[normal]
     assert rel.max() < 2 * np.finfo(np.float32).eps  # < 2 ulp

@@ -180,18 +180,26 @@ def reduction_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
         # 1) the prologue for one row into `row` (a plain loop LLVM vectorizes), 2) a lane
         # reduction over `row` (vectorized too), 3) the lanes and the tail, in a fixed order
         np_dtype = f"np.{dtype.numpy.name}"
-        body.setdefault(n_out, []).append(f"row = np.empty(n0, {np_dtype})")
-        pro.buckets.setdefault(inner, []).append(f"row[r0] = {value}")
+        if src in in_names:  # no prologue: reduce the input row where it lies
+            pro = ExprGen(depth_of, in_names, {}, counter, approx)
+            lead = ", ".join(out_vars + ["{}"])
+            row = f"{in_names[src]}[{lead}]".format
+        else:
+            body.setdefault(n_out, []).append(f"row = np.empty(n0, {np_dtype})")
+            pro.buckets.setdefault(inner, []).append(f"row[r0] = {value}")
+            row = "row[{}]".format
         comb = lambda a, b: _combine(kind, a, b, dtype.is_float)  # noqa: E731
         tail = [f"lanes = np.empty({LANES}, {np_dtype})", f"lanes[:] = {init}",
                 f"for rb in range(0, n0 - n0 % {LANES}, {LANES}):",
                 f"    for k in range({LANES}):",
-                f"        lanes[k] = {comb('lanes[k]', 'row[rb + k]')}",
+                f"        lanes[k] = {comb('lanes[k]', row('rb + k'))}",
                 f"acc = {init}",
                 f"for rt in range(n0 - n0 % {LANES}, n0):",
-                f"    acc = {comb('acc', 'row[rt]')}",
+                f"    acc = {comb('acc', row('rt'))}",
                 f"for k in range({LANES}):",
                 f"    acc = {comb('acc', 'lanes[k]')}"]
+        if src in in_names:
+            red_vars = []  # no element loop: the lanes read the input directly
     for d, stmts in pro.buckets.items():
         body.setdefault(d, []).extend(stmts)
     epi = ExprGen(depth_of, in_names, {red.results[0]: "acc"}, counter, approx)
