@@ -238,3 +238,61 @@ def test_clear_cache_command(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("XLALITE_CACHE_DIR", str(tmp_path))
     assert main(["--clear-cache"]) == 0
     assert not (tmp_path / "kernels").exists()
+
+
+ELEMENTWISE = [o for o in OPS if o.fusion.name == "ELEMENTWISE" and len(o.operands) in (1, 2)
+               and not o.attrs]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(ELEMENTWISE), st.sampled_from(list(DType)),
+       st.lists(st.integers(1, 5), min_size=0, max_size=3), st.integers(0, 99))
+def test_elementwise_ops_on_random_shapes_and_dtypes(opdef, dtype, shape, seed):
+    t = TensorType(tuple(shape), dtype)
+    m = Module()
+    f, b = new_function(m, "main", [t] * len(opdef.operands))
+    try:
+        op = b.create(opdef.name, f.args, {})
+    except (ShapeError, ValueError):
+        return  # this op does not take this dtype
+    finish(f, b, op.results)
+    inputs = random_inputs(f, np.random.default_rng(seed), low=0.25 if opdef.name in (
+        "xl.log", "xl.sqrt", "xl.rsqrt", "xl.pow") else -2.0)
+    assert_matches_interpreter(m, inputs, pipeline="")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=3), st.data())
+def test_shape_and_index_ops_on_random_shapes(shape, data):
+    rank = len(shape)
+    dtype = data.draw(st.sampled_from(["f32", "f64", "i32", "i64"]))
+    t = f"{dtype}[{','.join(map(str, shape))}]"
+    axis = data.draw(st.integers(0, rank - 1))
+    n_idx = data.draw(st.integers(1, 5))
+    lo = [data.draw(st.integers(0, 2)) for _ in shape]
+    inner = [data.draw(st.integers(0, 1)) for _ in shape]
+    padded = [n + l + (n - 1) * i for n, l, i in zip(shape, lo, inner)]
+    red = [d for i, d in enumerate(shape) if i != axis]
+    gathered = list(shape[:axis]) + [n_idx] + list(shape[axis + 1:])
+    cat = list(shape)
+    cat[axis] *= 2
+
+    def ty(dims, dt=dtype):
+        return f"{dt}[{','.join(map(str, dims))}]"
+
+    src = f"""
+func @f(%x: {t}, %i: i32[{n_idx}], %v: {dtype}[]) -> ({ty(red, 'i64')}, {ty(padded)}, {ty(cat)}, {ty(gathered)}, {t}, {ty(shape, 'i32')}) {{
+  %0 = "xl.argmax"(%x) {{axis = {axis}}} : ({t}) -> {ty(red, 'i64')}
+  %1 = "xl.pad"(%x, %v) {{low = {lo}, high = {[0] * rank}, interior = {inner}}} : ({t}, {dtype}[]) -> {ty(padded)}
+  %2 = "xl.concatenate"(%x, %x) {{axis = {axis}}} : ({t}, {t}) -> {ty(cat)}
+  %3 = "xl.gather"(%x, %i) {{axis = {axis}}} : ({t}, i32[{n_idx}]) -> {ty(gathered)}
+  %4 = "xl.scatter_add"(%x, %i, %3) {{axis = {axis}}} : ({t}, i32[{n_idx}], {ty(gathered)}) -> {t}
+  %5 = "xl.iota"() {{shape = {list(shape)}, dim = {axis}, dtype = i32}} : () -> {ty(shape, 'i32')}
+  return %0, %1, %2, %3, %4, %5
+}}"""
+    m = parse_module(src)
+    rng = np.random.default_rng(data.draw(st.integers(0, 99)))
+    x = rng.integers(-5, 5, shape) if dtype.startswith("i") else rng.standard_normal(shape)
+    inputs = [x.astype(DType(dtype).numpy), rng.integers(-1, shape[axis] + 1, n_idx).astype(np.int32),
+              np.asarray(0.5 if dtype.startswith("f") else 3, DType(dtype).numpy)]
+    assert_matches_interpreter(m, inputs, pipeline="")
