@@ -4,7 +4,7 @@ run by a small driver over one preallocated arena; kernels are cached on disk.""
 from __future__ import annotations
 
 from xlalite.backends.base import Backend, register_backend
-from xlalite.backends.numba_cpu.cache import STATS, clear_cache, kernel_text
+from xlalite.backends.numba_cpu.cache import STATS, clear_cache
 from xlalite.backends.numba_cpu.codegen import generate
 from xlalite.backends.numba_cpu.executable import NumbaExecutable
 from xlalite.backends.numba_cpu.ops import supported
@@ -61,10 +61,7 @@ class NumbaCPUBackend(Backend):
         for func in verify(module).functions:
             legalize(func)
             prog = generate(func, self.parallel, self.exact_math)
-            parts.append(f"# ===== @{func.name} =====")
-            parts.extend(f"# kernel k{i}\n" + kernel_text(k.source, k.parallel, self.fastmath)
-                         for i, k in enumerate(prog.kernels))
-            parts.append("# driver\n" + prog.driver)
+            parts.append(f"# ===== @{func.name} =====\n" + prog.source(self.fastmath))
         return "\n\n".join(parts)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from xlalite.backends.numba_cpu.cache import kernel_text
 from xlalite.backends.numba_cpu.loops import CodegenError
 from xlalite.backends.numba_cpu.ops import Kernel, kernel_for, supported
 from xlalite.ir.core import RETURN, Function, Value
@@ -38,6 +39,12 @@ class Program:
     @property
     def arena_bytes(self) -> int:
         return int(self.function.attributes.get("mem.arena_bytes", 0))
+
+    def source(self, fastmath: bool = False) -> str:
+        """Every kernel module and the driver, as the Python source that runs."""
+        texts = [f"# kernel k{i}\n" + kernel_text(k.source, k.parallel, fastmath)
+                 for i, k in enumerate(self.kernels)]
+        return "\n\n".join(texts + ["# driver\n" + self.driver])
 
 
 def _uses_blas(func: Function) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xlalite.backends.numba_cpu.cache import compile_for, kernel_text, load_kernel
+from xlalite.backends.numba_cpu.cache import compile_for, load_kernel
 from xlalite.backends.numba_cpu.codegen import Program
 from xlalite.ir.core import Module
 from xlalite.runtime.arena import Arena
@@ -19,6 +19,7 @@ class NumbaExecutable(Executable):
     def __init__(self, module: Module, program: Program, fastmath: bool = False):
         super().__init__(module, program.function.name)
         self.program = program
+        self.fastmath = fastmath
         self.kernels = [load_kernel(k.source, k.parallel, fastmath) for k in program.kernels]
         for k, types, extents in program.calls:  # compile now: the first call is not slow
             compile_for(self.kernels[k], [np.empty((1,) * t.rank, t.dtype.numpy) for t in types]
@@ -37,6 +38,4 @@ class NumbaExecutable(Executable):
 
     def source(self) -> str:
         """The generated kernels and driver, as Python source."""
-        texts = [f"# kernel k{i}\n" + kernel_text(k.source, k.parallel, False)
-                 for i, k in enumerate(self.program.kernels)]
-        return "\n\n".join(texts + ["# driver\n" + self.program.driver])
+        return self.program.source(self.fastmath)
