@@ -24,7 +24,7 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 docs: $(STAMP)
 	$(BIN)/python docs/gen_op_table.py

@@ -296,3 +296,28 @@ func @f(%x: {t}, %i: i32[{n_idx}], %v: {dtype}[]) -> ({ty(red, 'i64')}, {ty(padd
     inputs = [x.astype(DType(dtype).numpy), rng.integers(-1, shape[axis] + 1, n_idx).astype(np.int32),
               np.asarray(0.5 if dtype.startswith("f") else 3, DType(dtype).numpy)]
     assert_matches_interpreter(m, inputs, pipeline="")
+
+
+@pytest.mark.parametrize("src", [
+    # bias gradient: sum over the batch axis, with an elementwise prologue and a broadcast
+    """func @f(%x: f32[37,300], %b: f32[300]) -> f32[300] {
+  %0 = "xl.broadcast_in_dim"(%b) {shape = [37, 300], dims = [1]} : (f32[300]) -> f32[37,300]
+  %1 = "xl.mul"(%x, %0) : (f32[37,300], f32[37,300]) -> f32[37,300]
+  %2 = "xl.exp"(%1) : (f32[37,300]) -> f32[37,300]
+  %3 = "xl.reduce_sum"(%2) {axes = [0]} : (f32[37,300]) -> f32[300]
+  %4 = "xl.tanh"(%3) : (f32[300]) -> f32[300]
+  return %4
+}""",
+    # all leading axes of a rank-3 value, max with NaN propagation
+    """func @f(%x: f64[3,5,513]) -> f64[513] {
+  %0 = "xl.reduce_max"(%x) {axes = [0, 1]} : (f64[3,5,513]) -> f64[513]
+  return %0
+}""",
+])
+def test_column_reductions_match_the_interpreter(src):
+    m = parse_module(src)
+    inputs = random_inputs(m.main, np.random.default_rng(5), low=-1.0)
+    if inputs[0].dtype == np.float64:
+        inputs[0][1, 2, 7] = np.nan
+    assert_matches_interpreter(m, inputs)
+    assert "for blk in" in BACKEND.emit_source(m)

@@ -146,6 +146,8 @@ def compile_for(kernel, arrays: list[np.ndarray]) -> None:
         kernel.compile(sig)
     except Exception as e:  # Numba's cached machine code would not load: rebuild it
         path = kernel.xlalite_path
+        if not any((path.parent / "__pycache__").glob(f"{path.stem}.*")):
+            raise  # nothing cached to blame: a genuine compile error
         if str(path) not in STATS.reported:
             warnings.warn(f"xlalite: unusable compiled cache for {path} ({type(e).__name__}); "
                           "recompiling", stacklevel=2)

@@ -35,8 +35,12 @@ class ExprGen:
     """Emits `name = expr` statements into per-depth buckets; `at(v, idx)` returns a name."""
 
     def __init__(self, depth_of: dict[str, int], inputs: dict[Value, str],
-                 bound: dict[Value, str], counter: itertools.count, approx: bool = True):
+                 bound: dict[Value, str], counter: itertools.count, approx: bool = True,
+                 column: bool = False):
         self.approx = approx
+        # column mode (column reductions): an input read whose last index is `o0` goes through
+        # a row slice `in[r..., c0:c1]` indexed by `j`; LLVM vectorizes that, not in[r, c0 + j]
+        self.column = column
         self.depth_of = depth_of  # loop variable -> depth (1-based); others are depth 0
         self.inputs = inputs
         self.bound = bound
@@ -62,7 +66,14 @@ class ExprGen:
         key = (v, idx)
         if key in self.memo:
             return self.memo[key]
-        if v in self.inputs:
+        if v in self.inputs and self.column and idx and idx[-1] == "o0":
+            lead = idx[:-1]
+            row_key = (v, lead + ("c0:c1",))
+            if row_key not in self.memo:
+                self.memo[row_key] = self._emit(  # c0/c1 exist from the block loop on
+                    f"{self.inputs[v]}[{', '.join(lead + ('c0:c1',))}]", max(1, self._depth(lead)))
+            name = self._emit(f"{self.memo[row_key]}[j]", self._depth(idx))
+        elif v in self.inputs:
             name = self._emit(f"{self.inputs[v]}[{index_text(idx)}]", self._depth(idx))
         else:
             name = self._compute(v.defining_op, v, idx)
@@ -151,6 +162,8 @@ def reduction_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
     (red,) = [op for op in ops if op.name in REDUCTION_ANCHORS]
     src = red.operands[0]
     axes = red.attributes["axes"]
+    if src.type.rank >= 2 and tuple(axes) == tuple(range(src.type.rank - 1)):
+        return column_reduction_kernel(red, inputs, root, parallel, approx)
     kind = red.name.removeprefix("xl.reduce_")
     dtype = src.type.dtype
     n_out = red.results[0].type.rank
@@ -219,6 +232,56 @@ def reduction_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
     lines.extend(pad + stmt for stmt in tail)
     lines.extend(pad + stmt for d in sorted(epi.buckets) for stmt in epi.buckets[d])
     lines.append(f"{pad}out[{index_text(out_vars)}] = {result}")
+    return "\n".join(lines) + "\n", tuple(src.type.shape[a] for a in axes)
+
+
+COLUMN_BLOCK = 256
+
+
+def column_reduction_kernel(red: Op, inputs: Sequence[Value], root: Value, parallel: bool,
+                            approx: bool) -> tuple[str, tuple[int, ...]]:
+    """Reduce every axis but the last (column sums, bias gradients): threads take blocks of
+    COLUMN_BLOCK output columns and sweep the rows, so the innermost loop walks contiguous
+    columns (vectorized) instead of striding down one column at a time."""
+    src = red.operands[0]
+    axes = red.attributes["axes"]
+    kind = red.name.removeprefix("xl.reduce_")
+    dtype = src.type.dtype
+    red_vars = [f"r{j}" for j in range(len(axes))]
+    depth_of = {"blk": 1, **{x: k + 2 for k, x in enumerate(red_vars)}, "o0": len(red_vars) + 2}
+    counter = itertools.count()
+    in_names = {v: f"in{k}" for k, v in enumerate(inputs)}
+    pro = ExprGen(depth_of, in_names, {}, counter, approx, column=True)
+    value = pro.at(src, tuple(red_vars) + ("o0",))
+    init = literal(identity(kind, dtype.numpy).item(), dtype)
+    inner = len(red_vars) + 2
+    head = [f"c0 = blk * {COLUMN_BLOCK}", f"c1 = min(c0 + {COLUMN_BLOCK}, out.shape[0])",
+            f"acc = np.empty(c1 - c0, np.{dtype.numpy.name})", f"acc[:] = {init}"]
+    buckets = {1: head + pro.buckets.get(1, [])}
+    for d in range(2, inner):
+        buckets[d] = pro.buckets.get(d, [])
+    loop = ["for j in range(c1 - c0):"]
+    body = ["    o0 = c0 + j"] + ["    " + stmt for stmt in pro.buckets.get(inner, [])]
+    body.append(f"    acc[j] = {_combine(kind, 'acc[j]', value, dtype.is_float)}")
+    epi = ExprGen({"o0": 1}, in_names, {red.results[0]: "total"}, counter, approx)
+    result = epi.at(root, ("o0",))
+    finish = ["for j in range(c1 - c0):", "    o0 = c0 + j", "    total = acc[j]"]
+    finish += ["    " + stmt for d in sorted(epi.buckets) for stmt in epi.buckets[d]]
+    finish.append(f"    out[o0] = {result}")
+    params = ", ".join([f"in{k}" for k in range(len(inputs))] + ["out"]
+                       + [f"n{j}" for j in range(len(axes))])
+    lines = [f"def kernel({params}):",
+             f"    nblocks = (out.shape[0] + {COLUMN_BLOCK - 1}) // {COLUMN_BLOCK}",
+             f"    for blk in {'prange' if parallel else 'range'}(nblocks):"]
+    for d in range(1, inner):
+        pad = "    " * (d + 1)
+        lines.extend(pad + stmt for stmt in buckets.get(d, []))
+        if d < inner - 1:
+            lines.append(f"{pad}for {red_vars[d - 1]} in range(n{d - 1}):")
+    pad = "    " * inner
+    lines.extend(pad + stmt for stmt in loop + body)
+    pad = "    " * 2
+    lines.extend(pad + stmt for stmt in finish)
     return "\n".join(lines) + "\n", tuple(src.type.shape[a] for a in axes)
 
 
