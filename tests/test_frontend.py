@@ -201,3 +201,14 @@ def test_shape_errors_come_with_both_shapes():
         xl.tensor(f32(2, 3)).reshape(4, -1)
     with pytest.raises(IndexError, match="out of bounds"):
         xl.tensor(f32(2, 3))[5]
+
+
+def test_lower_then_call_traces_once_and_keeps_the_traced_ir():
+    jf = xl.jit(lambda x: xl.exp(x) * 1.0 + 0.0)
+    lowered = jf.lower(f32(4))
+    traced = lowered.as_text()
+    np.testing.assert_allclose(jf(f32(4)), np.exp(f32(4)), rtol=1e-6)
+    assert jf.cache_info()["traces"] == 1
+    assert lowered.as_text() == traced and '"xl.mul"' in traced  # not simplified in place
+    lowered.compile()
+    assert lowered.as_text() == traced

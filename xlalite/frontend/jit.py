@@ -40,15 +40,18 @@ class Lowered:
         return str(self.module)
 
     def compile(self) -> Executable:
+        """Run the backend's pipeline on a copy of the module (``as_text()`` keeps showing the
+        traced IR) and compile it."""
         from xlalite.backends.base import get_backend
 
         backend = get_backend(self.backend)
         spec = backend.default_pipeline() if self.pipeline is None else self.pipeline
+        module = self.module.clone()
         if spec:
             from xlalite.passes.manager import run_pipeline
 
-            run_pipeline(self.module, spec)
-        return backend.compile(self.module)
+            run_pipeline(module, spec)
+        return backend.compile(module)
 
 
 @dataclass
@@ -75,6 +78,7 @@ class Jitted:
         except (TypeError, ValueError):
             self._signature = None
         self._cache: dict[Any, tuple[Executable, TreeDef]] = {}
+        self._lowered: dict[Any, Lowered] = {}  # traced by lower(), not yet compiled
         self._stats = _Stats()
 
     # --- argument handling --------------------------------------------------------------
@@ -132,8 +136,10 @@ class Jitted:
     def lower(self, *args: object, **kwargs: object) -> Lowered:
         """Trace for these arguments' signature without compiling or running."""
         args = self._positional(args, kwargs)
-        self._split(args)  # validates arguments with readable errors
-        return self._trace(args)
+        key, _, _ = self._split(args)  # also validates arguments with readable errors
+        lowered = self._trace(args)
+        self._lowered[key] = lowered  # a later call with this signature reuses the trace
+        return lowered
 
     def __call__(self, *args: object, **kwargs: object) -> Any:
         args = self._positional(args, kwargs)
@@ -143,7 +149,7 @@ class Jitted:
         entry = self._cache.get(key)
         if entry is None:
             self._stats.misses += 1
-            lowered = self._trace(args)
+            lowered = self._lowered.pop(key, None) or self._trace(args)
             entry = (lowered.compile(), lowered.out_tree)
             self._cache[key] = entry
             sig = ", ".join(str(TensorType.of(a)) for a in leaves)

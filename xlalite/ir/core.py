@@ -287,6 +287,19 @@ class Module:
                 return f
         return self.functions[0]
 
+    def clone(self) -> Module:
+        """A deep copy (ops, regions, attributes); constants' literals are shared (immutable)."""
+        out = Module()
+        for f in self.functions:
+            g = Function(f.name, f.arg_types, f.result_types,
+                         [a.name_hint for a in f.args], f.loc)
+            g.attributes = dict(f.attributes)
+            mapping: dict[Value, Value] = dict(zip(f.args, g.args))
+            for op in f.body.ops:
+                g.body.append(clone_op(op, mapping))
+            out.add(g)
+        return out
+
     def __str__(self) -> str:
         from xlalite.ir.printer import print_module
 
