@@ -304,3 +304,13 @@ def test_autodiff_pass_from_the_command_line(tmp_path, capsys):
     assert "-> (f32[], f32[3])" in out and '"xl.mul"' in out
     assert main([str(src), "-p", "autodiff{wrt=1}"]) == 1
     assert "only floating-point values have gradients" in capsys.readouterr().err
+
+
+def test_product_gradient_is_exact_with_zeros():
+    for x in ([2.0, 3.0, 4.0], [2.0, 0.0, 4.0], [0.0, 0.0, 4.0]):
+        x = np.array(x)
+        want = [np.prod(np.delete(x, i)) for i in range(3)]
+        np.testing.assert_allclose(xl.grad(lambda v: v.prod())(x), want)
+    m = np.array([[1.0, 0.0, 3.0], [2.0, 2.0, 2.0]])
+    g = xl.grad(lambda v: (v.prod(axis=1) * np.array([1.0, 10.0])).sum())(m)
+    np.testing.assert_allclose(g, [[0.0, 3.0, 0.0], [40.0, 40.0, 40.0]])

@@ -77,3 +77,13 @@ def test_backward_through_custom_vjp():
     x = xl.tensor(np.array([1.0]), requires_grad=True)
     double(x).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [100.0])
+
+
+def test_second_backward_needs_retain_graph():
+    x = xl.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()  # allowed: the first call kept the graph
+    np.testing.assert_allclose(x.grad.numpy(), [4.0, 8.0])
+    with pytest.raises(RuntimeError, match="second time.*retain_graph=True"):
+        y.backward()

@@ -62,13 +62,17 @@ def build_function(root: Tensor) -> tuple[Module, list[Tensor]]:
     return module, leaves
 
 
-def backward(root: Tensor, gradient: object = None) -> None:
+def backward(root: Tensor, gradient: object = None, retain_graph: bool = False) -> None:
     if not root.requires_grad:
         raise RuntimeError("backward() needs a tensor computed from tensors with "
                            "requires_grad=True")
     if gradient is None and root.type.rank != 0:
         raise RuntimeError(f"backward() of a non-scalar {root.type} needs `gradient` (the "
                            "cotangent of this tensor)")
+    order, _ = _topological(root)
+    if any(node.freed for node in order):
+        raise RuntimeError("trying to backward through the graph a second time; pass "
+                           "retain_graph=True to the first backward() to allow it")
     module, leaves = build_function(root)
     wrt = [i for i, t in enumerate(leaves) if t.requires_grad]
     gfunc = vjp_function(module.main, wrt, seed=0 if gradient is None else None)
@@ -86,3 +90,6 @@ def backward(root: Tensor, gradient: object = None) -> None:
     for i, g in zip(wrt, grads):
         leaf = leaves[i]
         leaf.grad = Tensor(g) if leaf.grad is None else Tensor(leaf.grad.array + g)
+    if not retain_graph:
+        for node in order:
+            node.freed = True

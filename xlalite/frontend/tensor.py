@@ -128,15 +128,16 @@ class Tensor(TensorBase):
         self._node: Node | None = None  # the op that produced this tensor, when recorded
         self._index = 0
 
-    def backward(self, gradient: object = None) -> None:
+    def backward(self, gradient: object = None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf tensor that requires grad.
 
         The recorded ops become an IR function and the ``autodiff`` pass differentiates it.
-        `gradient` is required when self is not a scalar (the cotangent of self).
+        `gradient` is required when self is not a scalar (the cotangent of self). As in
+        PyTorch, the recorded graph is released afterwards unless `retain_graph`.
         """
         from xlalite.frontend.autograd import backward
 
-        backward(self, gradient)
+        backward(self, gradient, retain_graph)
 
     def detach(self) -> Tensor:
         """The same data, cut from the recorded computation."""
@@ -263,11 +264,12 @@ class Node:
     """An eagerly executed op, kept for backward(): a registered op (name, attributes) or an
     op template with regions (custom_vjp), and the tensors it read."""
 
-    __slots__ = ("op", "inputs")
+    __slots__ = ("op", "inputs", "freed")
 
     def __init__(self, op: tuple[str, dict] | Op, inputs: Sequence[TensorBase]):
         self.op = op
         self.inputs = list(inputs)
+        self.freed = False  # set by backward() unless retain_graph=True
 
 
 def record(op: tuple[str, dict] | Op, inputs: Sequence[TensorBase], outputs: Sequence[Tensor]

@@ -49,10 +49,22 @@ def _vjp_extremum(e, op, g):
 
 
 def _vjp_prod(e, op, g):
-    """y = prod(x, axes)  =>  dx = g * y / x (inputs must be non-zero)"""
+    """y = prod(x, axes)  =>  dx_i = g * prod_{j != i} x_j, exactly, zeros included:
+    no zero in the slice: g * y / x_i; one zero: g * (product of the others) at the zero and 0
+    elsewhere; two or more zeros: 0"""
     x = op.operands[0]
-    kept = _kept_dims(x.type.rank, op.attributes["axes"])
-    return [e.div(e.broadcast(e.mul(g, op.result), x.type.shape, kept), x)]
+    axes = op.attributes["axes"]
+    kept = _kept_dims(x.type.rank, axes)
+    is_zero = e.compare(x, e.zeros(x), "eq")
+    zeros = e.sum(e.where_zero(is_zero, e.const(x, 1)), axes)
+    others = e.op("xl.reduce_prod", e.select(is_zero, e.const(x, 1), x), axes=tuple(axes))
+    back = lambda v: e.broadcast(v, x.type.shape, kept)  # noqa: E731
+    safe_x = e.select(is_zero, e.const(x, 1), x)
+    no_zero = e.div(back(e.mul(g, op.result)), safe_x)
+    one_zero = e.where_zero(is_zero, back(e.mul(g, others)))
+    n = back(zeros)
+    return [e.select(e.compare(n, e.zeros(n), "eq"), no_zero,
+                     e.where_zero(e.compare(n, e.const(n, 1), "eq"), one_zero))]
 
 
 _REDUCTION_VJPS = {"sum": _vjp_sum, "max": _vjp_extremum, "min": _vjp_extremum,
