@@ -50,11 +50,32 @@ def reads_elementwise(op: Op, operand: int) -> bool:
     """Whether output element i of `op` depends only on element i of operand `operand` (so
     writing the output over that operand is safe)."""
     if op.name == "xl.fusion":
-        if op.attributes.get("kind") != "loop":
-            return False
+        kind = op.attributes.get("kind")
         arg = op.regions[0].blocks[0].args[operand]
-        return all(_elementwise(u.op) for u in arg.uses)
+        if not all(_elementwise(u.op) for u in arg.uses):
+            return False
+        if kind == "loop":
+            return True
+        # reduction/matmul groups: safe when only the epilogue reads the input (it runs after
+        # the anchor, at the output index; matmul kernels then compute into scratch first)
+        return not any(_feeds_anchor(u.op) for u in arg.uses)
     return _elementwise(op)
+
+
+def _feeds_anchor(op: Op) -> bool:
+    """Whether `op`'s result flows into a reduction or matmul in the same region."""
+    seen, stack = set(), [op]
+    while stack:
+        o = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        opdef = find_op(o.name)
+        if opdef is not None and opdef.fusion in (FusionKind.REDUCTION, FusionKind.MATMUL) \
+                and o is not op:
+            return True
+        stack.extend(u.op for r in o.results for u in r.uses)
+    return False
 
 
 def _elementwise(op: Op) -> bool:

@@ -286,7 +286,7 @@ def column_reduction_kernel(red: Op, inputs: Sequence[Value], root: Value, paral
 
 
 def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
-                  approx: bool = True) -> str:
+                  approx: bool = True, scratch: bool = False) -> str:
     """BLAS (np.dot) per batch on canonical (B, M, K) x (B, K, N) layouts, then the
     elementwise epilogue in place over ``out``. Serial: BLAS owns the cores."""
     (dot,) = [op for op in ops if op.name == "xl.dot_general"]
@@ -312,7 +312,11 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
     li, ri = f"in{inputs.index(lhs)}", f"in{inputs.index(rhs)}"
     arrange(li, list(ba) + fa + list(ca), [list(ba), fa, list(ca)], "a")
     arrange(ri, list(bb) + list(cb) + fb, [list(bb), list(cb), fb], "b")
-    lines.append("    o = out.reshape((a.shape[0], a.shape[1], b.shape[2]))")
+    # `scratch`: out aliases an input the epilogue reads, so the product goes elsewhere first
+    product = "prod" if scratch and root is not dot.results[0] else "out"
+    if product == "prod":
+        lines.append("    prod = np.empty(out.shape, out.dtype)")
+    lines.append(f"    o = {product}.reshape((a.shape[0], a.shape[1], b.shape[2]))")
     if lhs.type.dtype.is_float:
         lines += ["    for bi in range(a.shape[0]):", "        np.dot(a[bi], b[bi], o[bi])"]
     else:  # BLAS has no integer GEMM
@@ -327,7 +331,7 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
         rank = root.type.rank
         idx = tuple(f"i{d}" for d in range(rank))
         names = {v: f"in{k}" for k, v in enumerate(inputs)}
-        names[dot.results[0]] = "out"
+        names[dot.results[0]] = product
         gen = ExprGen({x: d + 1 for d, x in enumerate(idx)}, names, {}, itertools.count(),
                       approx)
         result = gen.at(root, idx)

@@ -173,7 +173,8 @@ def kernel_for(op: Op, parallel: bool, approx: bool = True) -> Kernel:
     exp/tanh/logistic use the vectorizable approximations of mathlib.py."""
     kind = op.attributes.get("kind") if op.name == "xl.fusion" else None
     if kind == "matmul" or op.name == "xl.dot_general":
-        return Kernel(matmul_kernel(*group_of(op), approx))
+        in_place = max(op.attributes.get("mem.inplace", (-1,))) >= 0
+        return Kernel(matmul_kernel(*group_of(op), approx, scratch=in_place))
     if kind == "reduction" or op.name in REDUCTION_ANCHORS:
         source, extents = reduction_kernel(*group_of(op), parallel, approx)
         return Kernel(source, parallel, extents)

@@ -93,3 +93,39 @@ def backward(root: Tensor, gradient: object = None, retain_graph: bool = False) 
     if not retain_graph:
         for node in order:
             node.freed = True
+
+
+def traced_backward(loss, gradient: object = None) -> None:
+    """``loss.backward()`` while tracing: the function traced so far, with `loss` as its
+    output, is differentiated by ``vjp_function`` with respect to every parameter read so far;
+    the gradient program is inlined into the same trace (CSE then merges the recomputed
+    forward ops) and each parameter's ``.grad`` becomes its gradient tracer until the trace
+    ends."""
+    from xlalite.frontend.numpy_api import asarray
+    from xlalite.frontend.tensor import Tracer
+    from xlalite.frontend.tracing import inline_function
+    from xlalite.ir.core import RETURN, Function, Op, clone_op
+
+    trace = loss.trace
+    if gradient is None and loss.type.rank != 0:
+        raise RuntimeError(f"backward() of a non-scalar {loss.type} needs `gradient`")
+    func = trace.builder.block.parent
+    snapshot = Function("loss", func.arg_types, [loss.type], [a.name_hint for a in func.args])
+    mapping = dict(zip(func.args, snapshot.args))
+    for op in func.body.ops:
+        snapshot.body.append(clone_op(op, mapping))
+    snapshot.body.append(Op(RETURN, [mapping[loss.value]], []))
+    params = [(x, arg) for x, arg in trace.state_args.values()
+              if x.requires_grad and x.type.dtype.is_float]
+    grad_fn = vjp_function(snapshot, [arg.index for _, arg in params],
+                           seed=0 if gradient is None else None)
+    inputs = [Tracer(a, trace) for a in func.args]
+    if gradient is not None:
+        inputs.append(asarray(gradient, loss.dtype))
+    results = inline_function(grad_fn, inputs, trace)
+    for (x, _), g in zip(params, results[1:]):
+        key = id(x)
+        if key not in trace.saved_grads:
+            trace.saved_grads[key] = (x, x.grad)
+        trace.grads[key] = g if key not in trace.grads else trace.grads[key] + g
+        x.grad = trace.grads[key]

@@ -40,6 +40,10 @@ def _value_and_grad_traced(fn: Callable, argnums, has_aux: bool, args: tuple) ->
     """Runs inside a trace: trace `fn`, differentiate, inline the gradient program."""
     nums = _argnums(argnums, len(args))
     traced = trace(fn, args)
+    if traced.state_in:
+        raise TypeError("grad of a function that reads nn parameters or buffers through a "
+                        "closure is not supported: pass them as arguments, or use "
+                        "loss.backward() inside the jitted step")
     out_tree = traced.out_tree
     if has_aux and (out_tree.kind not in ("tuple", "list") or len(out_tree.children) != 2):
         raise TypeError("with has_aux=True the function must return a pair (value, aux)")

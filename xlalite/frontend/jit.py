@@ -34,6 +34,17 @@ class Lowered:
     out_tree: TreeDef
     backend: str
     pipeline: str | None
+    state_in: list = field(default_factory=list)  # state tensors passed after the arguments
+    state_out: list = field(default_factory=list)  # state tensors returned after the results
+    modules: list = field(default_factory=list)  # (module, training) the trace depended on
+
+    def guards_hold(self) -> bool:
+        """Whether this trace still describes the program: same state types, same modes."""
+        return (all(m.training == mode for m, mode in self.modules)
+                and all(x.type == t for x, t in zip(self.state_in, self._state_types)))
+
+    def __post_init__(self) -> None:
+        self._state_types = [x.type for x in self.state_in]
 
     def as_text(self) -> str:
         """The module as `.xir` text."""
@@ -77,7 +88,7 @@ class Jitted:
             self._signature: inspect.Signature | None = inspect.signature(fn)
         except (TypeError, ValueError):
             self._signature = None
-        self._cache: dict[Any, tuple[Executable, TreeDef]] = {}
+        self._cache: dict[Any, tuple[Executable, Lowered]] = {}
         self._lowered: dict[Any, Lowered] = {}  # traced by lower(), not yet compiled
         self._stats = _Stats()
 
@@ -131,7 +142,8 @@ class Jitted:
         self._stats.traces += 1
         names = [self._param_name(i) for i in range(len(args))]
         traced = trace(self.fn, args, self._statics(len(args)), names)
-        return Lowered(traced.module, traced.out_tree, self.backend, self.pipeline)
+        return Lowered(traced.module, traced.out_tree, self.backend, self.pipeline,
+                       traced.state_in, traced.state_out, traced.modules)
 
     def lower(self, *args: object, **kwargs: object) -> Lowered:
         """Trace for these arguments' signature without compiling or running."""
@@ -147,17 +159,24 @@ class Jitted:
             return self.fn(*args)  # called inside another trace: inline
         key, leaves, _ = self._split(args)
         entry = self._cache.get(key)
-        if entry is None:
+        if entry is None or not entry[1].guards_hold():  # new signature, or state/mode changed
             self._stats.misses += 1
             lowered = self._lowered.pop(key, None) or self._trace(args)
-            entry = (lowered.compile(), lowered.out_tree)
+            entry = (lowered.compile(), lowered)
             self._cache[key] = entry
             sig = ", ".join(str(TensorType.of(a)) for a in leaves)
             self._stats.signatures.append(f"({sig})")
         else:
             self._stats.hits += 1
-        executable, out_tree = entry
-        return unflatten(out_tree, list(executable(*leaves)))
+        executable, lowered = entry
+        state = [x.array for x in lowered.state_in]
+        results = list(executable(*leaves, *state))
+        n_state = len(lowered.state_out)
+        if n_state:
+            for x, new in zip(lowered.state_out, results[-n_state:]):
+                x.array = new  # donated: usually the very same buffer, updated in place
+            results = results[:-n_state]
+        return unflatten(lowered.out_tree, results)
 
     def cache_info(self) -> dict[str, Any]:
         """Traces, cache hits and misses, and the signatures compiled so far."""

@@ -172,11 +172,32 @@ class Tensor(TensorBase):
 
 
 class Trace:
-    """One function being traced: its builder and whether it is still open."""
+    """One function being traced: its builder, whether it is still open, and the state tensors
+    it read (each became a function argument) and wrote (their latest values)."""
 
     def __init__(self, builder: Builder):
         self.builder = builder
         self.open = True
+        self.state_args: dict[int, tuple[Tensor, Value]] = {}  # id -> (state tensor, argument)
+        self.state_now: dict[int, Value] = {}  # id -> current value in this trace
+        self.written: dict[int, Tensor] = {}  # id -> state tensor assigned in this trace
+        self.grads: dict[int, Tracer] = {}  # id -> gradient computed by backward() here
+        self.saved_grads: dict[int, tuple[Tensor, object]] = {}  # .grad before the trace
+        self.modules: dict[int, tuple[object, bool]] = {}  # modules called, training flag
+
+    def read_state(self, x: Tensor) -> Value:
+        key = id(x)
+        if key not in self.state_now:
+            name = getattr(x, "name", "") or f"state{len(self.state_args)}"
+            arg = self.builder.block.add_arg(x.type, name)
+            self.state_args[key] = (x, arg)
+            self.state_now[key] = arg
+        return self.state_now[key]
+
+    def write_state(self, x: Tensor, new: TensorBase) -> None:
+        self.read_state(x)  # the initial value is an argument even if never read
+        self.state_now[id(x)] = self.value_of(new)
+        self.written[id(x)] = x
 
     def value_of(self, x: TensorBase) -> Value:
         if isinstance(x, Tracer):
@@ -192,6 +213,8 @@ class Trace:
                     "Pass that tensor to the function as an argument instead.")
             return x.value
         assert isinstance(x, Tensor)
+        if _is_state(x):
+            return self.read_state(x)
         dense = DenseElements(x.array, x.type)
         return self.builder.create("xl.constant", [], {"value": dense}, loc=user_location()).result
 
@@ -239,8 +262,21 @@ class Tracer(TensorBase):
     def numpy(self):
         self._concrete("a NumPy array")
 
+    def backward(self, gradient: object = None, retain_graph: bool = False) -> None:
+        """Inside a traced step: differentiate this scalar with respect to every parameter
+        read so far, inline the gradient program, and make it the parameters' ``.grad``."""
+        from xlalite.frontend.autograd import traced_backward
+
+        traced_backward(self, gradient)
+
     def __repr__(self) -> str:
         return f"Tracer({self.type})"
+
+
+def _is_state(x: object) -> bool:
+    from xlalite.frontend.state import StateTensor
+
+    return isinstance(x, StateTensor)
 
 
 def _to_dtype(dtype: object) -> DType:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -68,6 +68,9 @@ class Traced:
     module: Module
     in_trees: list[TreeDef | None]  # None for static arguments
     out_tree: TreeDef
+    state_in: list = field(default_factory=list)  # state tensors read (trailing arguments)
+    state_out: list = field(default_factory=list)  # state tensors written (trailing results)
+    modules: list = field(default_factory=list)  # (module, training flag) seen while tracing
 
     @property
     def function(self) -> Function:
@@ -110,8 +113,18 @@ def trace(fn: Callable, args: Sequence[object], statics: frozenset[int] = frozen
             values = [tr.value_of(asarray(o)) for o in out_flat]
     finally:
         tr.open = False
+        for x, old in tr.saved_grads.values():
+            x.grad = old  # gradient tracers never outlive their trace
+    state_in = [x for x, _ in tr.state_args.values()]
+    state_out = list(tr.written.values())
+    values += [tr.state_now[id(x)] for x in state_out]
     finish(func, builder, values)
-    return Traced(verify(module), in_trees, out_tree)
+    if state_out:  # written state is donated: updated in place by the compiled step
+        first = len(func.args) - len(state_in)
+        position = {id(x): i for i, x in enumerate(state_in)}  # by identity: == is elementwise
+        func.attributes["donate"] = tuple(first + position[id(x)] for x in state_out)
+    return Traced(verify(module), in_trees, out_tree, state_in, state_out,
+                  list(tr.modules.values()))
 
 
 def inline_function(func: Function, inputs: Sequence[TensorBase], trace_: Trace) -> list[Tracer]:

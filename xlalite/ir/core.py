@@ -179,6 +179,12 @@ class Block:
         self.ops: list[Op] = []
         self.parent: Region | Function | None = None
 
+    def add_arg(self, type: TensorType, name: str | None = None) -> Value:
+        """Append a block argument (a function gains a parameter while it is being traced)."""
+        value = Value(type, self, len(self.args), name)
+        self.args.append(value)
+        return value
+
     def append(self, op: Op) -> Op:
         return self.insert(len(self.ops), op)
 

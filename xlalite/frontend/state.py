@@ -1,0 +1,66 @@
+"""Mutable state for training: parameters and buffers that compiled steps update in place.
+
+A :class:`StateTensor` is an eager tensor with an identity: a model parameter, a running
+statistic, an optimizer's momentum. Eagerly it behaves like any tensor, and ``assign``
+overwrites its array in place. While a function is traced, the first read of a state tensor
+adds a function argument for it, and ``assign`` records a new value; ``jit`` then passes the
+current arrays in, takes the updated ones out (donated, so they are written in place) and
+stores them back. This is how ``jit(train_step)`` keeps parameters and optimizer state resident
+between calls while the step itself is one compiled program.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from xlalite.frontend.tensor import Tensor, TensorBase, active_trace, no_grad
+
+
+class StateTensor(Tensor):
+    """A tensor that training code may overwrite with ``assign``."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, data: object, dtype: object = None, requires_grad: bool = False,
+                 name: str = ""):
+        # a private copy: compiled steps overwrite it in place
+        super().__init__(np.array(data, copy=True) if isinstance(data, np.ndarray) else data,
+                         dtype, requires_grad)
+        self.name = name
+
+    def assign(self, value: object) -> None:
+        """Replace the contents (same shape and dtype): recorded when tracing, else in place."""
+        from xlalite.frontend.numpy_api import asarray
+
+        new = asarray(value, self.type.dtype)
+        if new.shape != self.shape:
+            raise ValueError(f"cannot assign {new.type} to state {self.type}")
+        trace = active_trace([new])
+        if trace is not None:
+            trace.write_state(self, new)
+        else:
+            self.array[...] = new.array  # type: ignore[union-attr]
+
+    def numpy(self) -> np.ndarray:
+        """The current value (a copy cannot go stale when a compiled step updates it)."""
+        return self.array.copy()
+
+
+class Parameter(StateTensor):
+    """A trainable tensor (requires_grad=True), like torch.nn.Parameter."""
+
+    __slots__ = ()
+
+    def __init__(self, data: object, dtype: object = None):
+        super().__init__(data, dtype, requires_grad=True)
+
+
+class Buffer(StateTensor):
+    """Non-trainable state: running statistics, optimizer moments, step counters, rng keys."""
+
+    __slots__ = ()
+
+
+def zeros_like_state(t: TensorBase) -> Buffer:
+    with no_grad():
+        return Buffer(np.zeros(t.shape, t.dtype))
