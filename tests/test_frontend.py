@@ -212,3 +212,10 @@ def test_lower_then_call_traces_once_and_keeps_the_traced_ir():
     assert lowered.as_text() == traced and '"xl.mul"' in traced  # not simplified in place
     lowered.compile()
     assert lowered.as_text() == traced
+
+
+def test_python_scalars_keep_full_precision_with_f64_tensors():
+    x = np.array([1.0])
+    third = 1.0 / 3.0
+    assert xl.jit(lambda v: v * third)(x)[0] == third  # not rounded through float32
+    assert (xl.tensor(x) * third).numpy()[0] == third

@@ -114,9 +114,11 @@ class Tensor(TensorBase):
             arr = data.array
         elif isinstance(data, (np.ndarray, np.generic)):
             arr = np.asarray(data)
-        else:  # Python scalars and lists default to f32 / i32 (as torch.tensor does)
+        elif dtype is None:  # Python scalars and lists default to f32 / i32 (as torch.tensor)
             arr = np.asarray(data)
             arr = arr.astype(_PYTHON_DEFAULTS.get(arr.dtype.kind, arr.dtype), copy=False)
+        else:  # converted straight to the requested dtype: no detour through f32
+            arr = np.asarray(data)
         if dtype is not None:
             arr = arr.astype(_to_dtype(dtype).numpy, copy=False)
         self.array = arr

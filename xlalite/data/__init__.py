@@ -1,0 +1,135 @@
+"""Datasets and batching (``Dataset``, ``TensorDataset``, ``DataLoader``) and offline loaders:
+scikit-learn's bundled 8×8 digits, and MNIST from IDX files on disk. Nothing is downloaded."""
+
+from __future__ import annotations
+
+import gzip
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+
+class Dataset:
+    """Indexable samples: ``len(ds)`` and ``ds[i] -> tuple of arrays``."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, ...]:
+        raise NotImplementedError
+
+
+class TensorDataset(Dataset):
+    """Samples are rows of equally long arrays (features, labels, ...)."""
+
+    def __init__(self, *arrays: np.ndarray):
+        if not arrays or any(len(a) != len(arrays[0]) for a in arrays):
+            raise ValueError("TensorDataset needs arrays of the same length")
+        self.arrays = tuple(np.asarray(a) for a in arrays)
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    def __getitem__(self, i):
+        return tuple(a[i] for a in self.arrays)
+
+
+class DataLoader:
+    """Batches of a dataset; with ``shuffle`` each epoch uses a new permutation derived from
+    ``seed`` and the epoch number, so runs are reproducible."""
+
+    def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False,
+                 seed: int = 0, drop_last: bool = False):
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.dataset, self.batch_size = dataset, batch_size
+        self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        n = len(self.dataset) / self.batch_size
+        return math.floor(n) if self.drop_last else math.ceil(n)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, ...]]:
+        n = len(self.dataset)
+        order = (np.random.default_rng([self.seed, self.epoch]).permutation(n) if self.shuffle
+                 else np.arange(n))
+        self.epoch += 1
+        for start in range(0, n, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            if len(idx) < self.batch_size and self.drop_last:
+                return
+            if isinstance(self.dataset, TensorDataset):  # fancy indexing: no Python loop
+                yield tuple(a[idx] for a in self.dataset.arrays)
+            else:
+                samples = [self.dataset[int(i)] for i in idx]
+                yield tuple(np.stack(col) for col in zip(*samples))
+
+
+def _split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(seed).permutation(n)
+    n_test = int(round(n * test_fraction))
+    return order[n_test:], order[:n_test]
+
+
+def load_digits(split: str = "train", test_fraction: float = 0.25, seed: int = 0,
+                images: bool = False) -> TensorDataset:
+    """scikit-learn's bundled 8×8 digits (1,797 images, no download), scaled to [0, 1].
+
+    Features are f32 (n, 64), or (n, 1, 8, 8) with ``images=True``; labels i32. The split is a
+    seeded random partition."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    data = sk_digits()
+    x = (data.data / 16.0).astype(np.float32)
+    y = data.target.astype(np.int32)
+    train, test = _split(len(x), test_fraction, seed)
+    idx = {"train": train, "test": test}[split]
+    x = x[idx].reshape(-1, 1, 8, 8) if images else x[idx]
+    return TensorDataset(x, y[idx])
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """An IDX file (MNIST's format; ``.gz`` too): big-endian header, then the array."""
+    path = Path(path)
+    raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise ValueError(f"{path}: not an IDX file (bad magic number)")
+    dtypes = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+    if raw[2] not in dtypes:
+        raise ValueError(f"{path}: unknown IDX element type 0x{raw[2]:02x}")
+    ndim = raw[3]
+    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(dtypes[raw[2]])
+    body = raw[4 + 4 * ndim:]
+    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    if len(body) != expected:
+        raise ValueError(f"{path}: expected {expected} bytes of data for shape {dims}, "
+                         f"found {len(body)}")
+    return np.frombuffer(body, dtype=dtype).reshape(dims)
+
+
+def load_mnist(root: str | Path, split: str = "train") -> TensorDataset:
+    """MNIST from the standard IDX files in `root` (``train-images-idx3-ubyte`` etc., optionally
+    ``.gz``): images f32 (n, 1, 28, 28) in [0, 1], labels i32."""
+    prefix = {"train": "train", "test": "t10k"}[split]
+    root = Path(root)
+
+    def find(stem: str) -> Path:
+        for name in (stem, stem + ".gz"):
+            if (root / name).exists():
+                return root / name
+        raise FileNotFoundError(f"{root / stem}(.gz) not found; MNIST is read from disk only")
+
+    images = read_idx(find(f"{prefix}-images-idx3-ubyte"))
+    labels = read_idx(find(f"{prefix}-labels-idx1-ubyte"))
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    x = (images.astype(np.float32) / 255.0)[:, None]
+    return TensorDataset(x, labels.astype(np.int32))
+
+
+__all__ = ["DataLoader", "Dataset", "TensorDataset", "load_digits", "load_mnist", "read_idx"]
+

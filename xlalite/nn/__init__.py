@@ -1,0 +1,25 @@
+"""Neural-network layers, losses and initialization shaped like torch.nn."""
+
+from xlalite.frontend.state import Buffer, Parameter
+from xlalite.nn import functional
+from xlalite.nn.functional import cross_entropy, mse
+from xlalite.nn.layers import (
+    GELU,
+    AvgPool2d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Embedding,
+    Flatten,
+    LayerNorm,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
+from xlalite.nn.module import Module, Sequential, manual_seed
+
+__all__ = ["GELU", "AvgPool2d", "BatchNorm2d", "Buffer", "Conv2d", "Dropout", "Embedding",
+           "Flatten", "LayerNorm", "Linear", "MaxPool2d", "Module", "Parameter", "ReLU",
+           "Sequential", "Sigmoid", "Tanh", "cross_entropy", "functional", "manual_seed", "mse"]
