@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/jit_demo.py
+	$(BIN)/python examples/train_digits_mlp.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -59,6 +59,7 @@ from xlalite.frontend.numpy_api import (
 )
 from xlalite.frontend.tensor import Tensor, TensorBase, Tracer, no_grad
 from xlalite.ir.types import DType
+from xlalite.serialize import load, save
 
 tensor = Tensor
 
@@ -81,5 +82,5 @@ __all__ = [
     "maximum", "mean", "min", "minimum", "multiply", "negative", "not_equal", "ones", "pad",
     "power", "prod", "random_normal", "random_uniform", "reshape", "rsqrt", "sigmoid", "sign",
     "sin", "sqrt", "subtract", "sum", "tanh", "tensor", "transpose", "where", "zeros",
-    "grad", "value_and_grad", "vjp", "custom_vjp", "no_grad", "cache_info",
+    "grad", "value_and_grad", "vjp", "custom_vjp", "no_grad", "cache_info", "save", "load",
 ]

@@ -1,0 +1,69 @@
+"""``xlalite.save`` / ``xlalite.load``: a model as IR text plus its weights.
+
+``save(path, model, example_inputs)`` traces ``model(*example_inputs)`` in eval mode and
+writes ``path.xir`` (the inference function; parameters and buffers are its trailing
+arguments) and ``path.npz`` (their values, in argument order). ``load(path)`` parses and
+verifies the IR, compiles it, and returns a callable taking only the inputs. Loading only
+parses text and reads arrays (``allow_pickle=False``): nothing from the files is executed as
+Python, and the model's class is not needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from xlalite.frontend.jit import Jitted, jit
+from xlalite.ir.parser import parse_module
+from xlalite.ir.verifier import verify
+
+
+def save(path: str | Path, model: Callable, example_inputs: Sequence[np.ndarray]) -> None:
+    """Write ``path.xir`` and ``path.npz`` for inference with `model` (a Module or function)."""
+    path = Path(path)
+    was_training = getattr(model, "training", None)
+    if was_training:
+        model.eval()
+    try:
+        fn = model if isinstance(model, Jitted) else jit(lambda *xs: model(*xs))
+        lowered = fn.lower(*example_inputs)
+    finally:
+        if was_training:
+            model.train()
+    if lowered.state_out:
+        raise ValueError("the model updates state in eval mode; cannot save it for inference")
+    func = lowered.module.main
+    func.attributes["xl.num_inputs"] = len(func.args) - len(lowered.state_in)
+    path.with_suffix(".xir").write_text(str(lowered.module))
+    np.savez(path.with_suffix(".npz"),
+             **{f"arg{i}": x.array for i, x in enumerate(lowered.state_in)})
+
+
+def load(path: str | Path, backend: str = "numba-cpu") -> Callable[..., np.ndarray]:
+    """A callable ``f(*inputs)`` running the saved inference function."""
+    from xlalite.backends.base import get_backend
+
+    path = Path(path)
+    text_path = path.with_suffix(".xir")
+    module = verify(parse_module(text_path.read_text(), str(text_path)))
+    with np.load(path.with_suffix(".npz"), allow_pickle=False) as f:
+        weights = [f[f"arg{i}"] for i in range(len(f.files))]
+    n_inputs = module.main.attributes.get("xl.num_inputs", len(module.main.args) - len(weights))
+    if n_inputs + len(weights) != len(module.main.args):
+        raise ValueError(f"{path}: the .npz holds {len(weights)} arrays but the function "
+                         f"expects {len(module.main.args) - n_inputs}")
+    b = get_backend(backend)
+    from xlalite.passes import run_pipeline
+
+    run_pipeline(module, b.default_pipeline())
+    executable = b.compile(module)
+
+    def run(*inputs: np.ndarray):
+        if len(inputs) != n_inputs:
+            raise TypeError(f"the saved model takes {n_inputs} inputs, got {len(inputs)}")
+        outs = executable(*inputs, *weights)
+        return outs[0] if len(outs) == 1 else outs
+
+    return run
