@@ -178,3 +178,55 @@ def test_train_and_eval_compile_separately_and_state_dict_round_trips():
     np.testing.assert_allclose(other(xl.tensor(x)).numpy(), a, rtol=1e-6)
     with pytest.raises(KeyError, match="missing"):
         other.load_state_dict({"0.weight": sd["0.weight"]})
+
+
+def test_lstm_matches_a_numpy_reference_and_has_correct_gradients():
+    lstm = to64(nn.LSTM(3, 4))
+    x = x64(5, 2, 3)
+    out, (h, c) = lstm(xl.tensor(x))
+    wi, wh, bi, bh = (t.numpy() for t in (lstm.weight_ih, lstm.weight_hh, lstm.bias_ih,
+                                           lstm.bias_hh))
+    hr, cr, outs = np.zeros((2, 4)), np.zeros((2, 4)), []
+    for t in range(5):
+        gates = x[t] @ wi.T + bi + hr @ wh.T + bh
+        i, f, g, o = np.split(gates, 4, axis=1)
+        cr = scipy.special.expit(f) * cr + scipy.special.expit(i) * np.tanh(g)
+        hr = scipy.special.expit(o) * np.tanh(cr)
+        outs.append(hr)
+    np.testing.assert_allclose(out.numpy(), np.stack(outs), rtol=1e-10)
+    np.testing.assert_allclose(c.numpy(), cr, rtol=1e-10)
+    np.testing.assert_allclose(xl.jit(lambda v: lstm(v)[0])(x), np.stack(outs), rtol=1e-10)
+
+    class Last(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = lstm
+
+        def forward(self, v):
+            return self.lstm(v)[0]
+
+    check_param_grads(Last(), x64(3, 2, 3))
+
+
+def test_transformer_encoder_layer_matches_a_numpy_reference():
+    nn.manual_seed(0)
+    layer = to64(nn.TransformerEncoderLayer(4, 2, dim_feedforward=8, batch_first=True)).eval()
+    x = x64(2, 3, 4)
+    a = layer.self_attn
+    wi, bi = a.in_proj_weight.numpy(), a.in_proj_bias.numpy()
+    q, k, v = np.split(x @ wi.T + bi, 3, axis=2)
+    heads = lambda t: t.reshape(2, 3, 2, 2).transpose(0, 2, 1, 3)  # noqa: E731
+    s = heads(q) @ heads(k).transpose(0, 1, 3, 2) / np.sqrt(2)
+    p = np.exp(s - s.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    att = (p @ heads(v)).transpose(0, 2, 1, 3).reshape(2, 3, 4)
+    att = att @ a.out_proj.weight.numpy().T + a.out_proj.bias.numpy()
+
+    def ln(t):
+        return (t - t.mean(-1, keepdims=True)) / np.sqrt(t.var(-1, keepdims=True) + 1e-5)
+
+    h = ln(x + att)
+    ff = np.maximum(h @ layer.linear1.weight.numpy().T + layer.linear1.bias.numpy(), 0)
+    want = ln(h + ff @ layer.linear2.weight.numpy().T + layer.linear2.bias.numpy())
+    np.testing.assert_allclose(layer(xl.tensor(x)).numpy(), want, rtol=1e-9, atol=1e-12)
+    check_param_grads(layer, x)

@@ -19,7 +19,9 @@ from xlalite.nn.layers import (
     Tanh,
 )
 from xlalite.nn.module import Module, Sequential, manual_seed
+from xlalite.nn.sequence import LSTM, MultiheadAttention, TransformerEncoderLayer
 
 __all__ = ["GELU", "AvgPool2d", "BatchNorm2d", "Buffer", "Conv2d", "Dropout", "Embedding",
-           "Flatten", "LayerNorm", "Linear", "MaxPool2d", "Module", "Parameter", "ReLU",
+           "Flatten", "LSTM", "LayerNorm", "Linear", "MaxPool2d", "Module", "MultiheadAttention",
+           "Parameter", "ReLU", "TransformerEncoderLayer",
            "Sequential", "Sigmoid", "Tanh", "cross_entropy", "functional", "manual_seed", "mse"]
