@@ -90,7 +90,8 @@ def _inplace_operand(op: Op, i: int, live: dict, owner: dict, donated: set[Value
         return -1
     result = op.results[0]
     for k, v in enumerate(op.operands):
-        if v.type.nbytes != result.type.nbytes or live[v][1] != i or v in outputs:
+        # identical types, not just sizes: kernels index their output with its own shape
+        if v.type != result.type or live[v][1] != i or v in outputs:
             continue
         if not reads_elementwise(op, k):
             continue
@@ -173,7 +174,8 @@ def check_plan(func: Function) -> list[str]:
             continue
         inplace = op.attributes.get("mem.inplace", (-1,) * len(op.results))
         for r, off, k in zip(op.results, offsets, inplace, strict=True):
-            if k >= 0 and (not reads_elementwise(op, k) or live[op.operands[k]][1] != i):
+            if k >= 0 and (not reads_elementwise(op, k) or live[op.operands[k]][1] != i
+                           or op.operands[k].type != r.type):
                 problems.append(f"op #{i} '{op.name}' writes in place over an operand that is "
                                 "still live or not read elementwise")
             if off < 0:
