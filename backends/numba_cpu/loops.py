@@ -312,10 +312,22 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
         lines.append(f"    {target} = {target}_src.reshape(({', '.join(dims)},))")
 
     li, ri = f"in{inputs.index(lhs)}", f"in{inputs.index(rhs)}"
+    product = "prod" if scratch and root is not dot.results[0] else "out"
+    if (not ba and lhs.type.rank == rhs.type.rank == 2 and lhs.type.dtype.is_float
+            and len(ca) == 1):
+        # plain matrix product: BLAS takes a transposed operand as a flag, so pass `.T`
+        # views (F-ordered) instead of copying the weight on every call
+        if product == "prod":
+            lines.append("    prod = np.empty(out.shape, out.dtype)")
+        a = li if ca == (1,) else f"{li}.T"
+        b = ri if cb == (0,) else f"{ri}.T"
+        lines.append(f"    np.dot({a}, {b}, {product})")
+        if root is not dot.results[0]:
+            _epilogue(lines, dot, inputs, root, product, approx)
+        return "\n".join(lines) + "\n"
     arrange(li, list(ba) + fa + list(ca), [list(ba), fa, list(ca)], "a")
     arrange(ri, list(bb) + list(cb) + fb, [list(bb), list(cb), fb], "b")
     # `scratch`: out aliases an input the epilogue reads, so the product goes elsewhere first
-    product = "prod" if scratch and root is not dot.results[0] else "out"
     if product == "prod":
         lines.append("    prod = np.empty(out.shape, out.dtype)")
     lines.append(f"    o = {product}.reshape((a.shape[0], a.shape[1], b.shape[2]))")

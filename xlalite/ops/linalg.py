@@ -6,6 +6,7 @@ import numpy as np
 
 from xlalite.ir.attributes import IntListListAttr
 from xlalite.ir.types import NUMERIC, DType, TensorType
+from xlalite.ops import patterns as P
 from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, register
 from xlalite.ops.rules import require_axes, require_dtype
 
@@ -92,5 +93,5 @@ DOT_GENERAL = register(OpDef(
            AttrSpec("batch", IntListListAttr(2), default=((), ()), doc="[[lhs], [rhs]] batch dims")),
     example=lambda: ([TensorType((4, 2, 3), DType.F32), TensorType((4, 3, 5), DType.F32)],
                      {"contract": ((2,), (1,)), "batch": ((0,), (0,))}),
-    vjp=_vjp_dot_general,
+    vjp=_vjp_dot_general, patterns=(P.fold_transpose_into_dot,),
 ))

@@ -210,3 +210,33 @@ def small_power(op: Op, rw: Rewriter) -> bool:
             new = b.add("xl.mul", new, x)
     rw.replace(op, [new])
     return True
+
+
+def fold_transpose_into_dot(op: Op, rw: Rewriter) -> bool:
+    """``dot(transpose(a, p), b) => dot(a, b)`` with the contraction/batch dims mapped through
+    p, when a's free dims keep their order (so the result layout is unchanged); likewise for
+    the rhs. BLAS then reads the original array (a transposed-view flag), with no copy."""
+    contract, batch = [list(c) for c in op.attributes["contract"]], \
+        [list(b) for b in op.attributes["batch"]]
+    operands = list(op.operands)
+    changed = False
+    for side in (0, 1):
+        t = operands[side].defining_op
+        if t is None or t.name != "xl.transpose":
+            continue
+        perm = t.attributes["perm"]
+        used = set(contract[side]) | set(batch[side])
+        free = [perm[d] for d in range(len(perm)) if d not in used]
+        if free != sorted(free):
+            continue
+        contract[side] = [perm[d] for d in contract[side]]
+        batch[side] = [perm[d] for d in batch[side]]
+        operands[side] = t.operands[0]
+        changed = True
+    if not changed:
+        return False
+    new = rw.builder(op).add("xl.dot_general", *operands,
+                             contract=tuple(tuple(c) for c in contract),
+                             batch=tuple(tuple(b) for b in batch))
+    rw.replace(op, [new])
+    return True
