@@ -19,7 +19,7 @@ import io
 import sys
 import time
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, TextIO
 
@@ -240,5 +240,3 @@ def format_stats(records: Sequence[PassRecord]) -> str:
         lines.extend(f"  {v:8d} {k}" for k, v in sorted(r.stats.items()))
     return "\n".join(lines) + "\n"
 
-
-PassFactory = Callable[..., Pass]

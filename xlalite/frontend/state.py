@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xlalite.frontend.tensor import Tensor, TensorBase, active_trace, no_grad
+from xlalite.frontend.tensor import Tensor, active_trace
 
 
 class StateTensor(Tensor):
@@ -59,8 +59,3 @@ class Buffer(StateTensor):
     """Non-trainable state: running statistics, optimizer moments, step counters, rng keys."""
 
     __slots__ = ()
-
-
-def zeros_like_state(t: TensorBase) -> Buffer:
-    with no_grad():
-        return Buffer(np.zeros(t.shape, t.dtype))

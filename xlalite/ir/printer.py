@@ -21,10 +21,6 @@ from xlalite.ir.types import DType, TensorType
 _IDENT = re.compile(r"^[A-Za-z_][\w.$-]*$")
 
 
-def format_type(t: TensorType) -> str:
-    return str(t)
-
-
 def format_result_types(types: list[TensorType]) -> str:
     if len(types) == 1:
         return str(types[0])
