@@ -38,9 +38,11 @@ def _topological(root: Tensor) -> tuple[list[Node], list[Tensor]]:
     return order, list(leaves.values())
 
 
-def build_function(root: Tensor) -> tuple[Module, list[Tensor]]:
-    """The recorded computation of `root` as an IR module, and its argument tensors."""
-    order, leaves = _topological(root)
+def build_function(root: Tensor, graph: tuple[list[Node], list[Tensor]] | None = None
+                   ) -> tuple[Module, list[Tensor]]:
+    """The recorded computation of `root` as an IR module, and its argument tensors
+    (`graph`: the result of ``_topological(root)`` when the caller already has it)."""
+    order, leaves = graph or _topological(root)
     module = Module()
     func, b = new_function(module, "recorded", [t.type for t in leaves],
                            arg_names=[f"t{i}" for i in range(len(leaves))])
@@ -69,11 +71,12 @@ def backward(root: Tensor, gradient: object = None, retain_graph: bool = False) 
     if gradient is None and root.type.rank != 0:
         raise RuntimeError(f"backward() of a non-scalar {root.type} needs `gradient` (the "
                            "cotangent of this tensor)")
-    order, _ = _topological(root)
+    graph = _topological(root)
+    order = graph[0]
     if any(node.freed for node in order):
         raise RuntimeError("trying to backward through the graph a second time; pass "
                            "retain_graph=True to the first backward() to allow it")
-    module, leaves = build_function(root)
+    module, leaves = build_function(root, graph)
     wrt = [i for i, t in enumerate(leaves) if t.requires_grad]
     gfunc = vjp_function(module.main, wrt, seed=0 if gradient is None else None)
     inputs = [t.array for t in leaves]

@@ -20,6 +20,7 @@ class StateTensor(Tensor):
     """A tensor that training code may overwrite with ``assign``."""
 
     __slots__ = ("name",)
+    is_state = True
 
     def __init__(self, data: object, dtype: object = None, requires_grad: bool = False,
                  name: str = ""):

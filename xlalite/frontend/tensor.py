@@ -108,6 +108,7 @@ class Tensor(TensorBase):
     """An eager tensor: a NumPy array of a supported dtype; ops on it run immediately."""
 
     __slots__ = ("array", "type", "requires_grad", "grad", "_node", "_index")
+    is_state = False  # True for parameters and buffers (frontend/state.py)
 
     def __init__(self, data: object, dtype: object = None, requires_grad: bool = False):
         if isinstance(data, Tensor):
@@ -215,7 +216,7 @@ class Trace:
                     "Pass that tensor to the function as an argument instead.")
             return x.value
         assert isinstance(x, Tensor)
-        if _is_state(x):
+        if x.is_state:
             return self.read_state(x)
         dense = DenseElements(x.array, x.type)
         return self.builder.create("xl.constant", [], {"value": dense}, loc=user_location()).result
@@ -273,12 +274,6 @@ class Tracer(TensorBase):
 
     def __repr__(self) -> str:
         return f"Tracer({self.type})"
-
-
-def _is_state(x: object) -> bool:
-    from xlalite.frontend.state import StateTensor
-
-    return isinstance(x, StateTensor)
 
 
 def _to_dtype(dtype: object) -> DType:
