@@ -95,3 +95,18 @@ def programs(draw, max_ops: int = 12) -> Module:
 def random_inputs(module: Module, seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     return [rng.uniform(-2, 2, t.shape).astype(t.dtype.numpy) for t in module.main.arg_types]
+
+
+def draw_conv_geometry(data, batch=1):
+    """Random conv2d operand shapes and attributes (every padding/stride/dilation/groups mix)."""
+    groups = data.draw(st.sampled_from([1, 2]))
+    cg, og = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2))
+    kh, kw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    stride = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)))
+    dilation = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)))
+    padding = ((data.draw(st.integers(0, 1)), data.draw(st.integers(0, 1))),
+               (data.draw(st.integers(0, 1)), data.draw(st.integers(0, 1))))
+    h = data.draw(st.integers(dilation[0] * (kh - 1) + 1, 5))
+    w = data.draw(st.integers(dilation[1] * (kw - 1) + 1, 5))
+    attrs = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+    return (batch, groups * cg, h, w), (groups * og, cg, kh, kw), attrs

@@ -8,6 +8,7 @@ from hypothesis.extra import numpy as hnp
 
 import xlalite as xl
 from tests.gradcheck import check_function, check_python
+from tests.programs import draw_conv_geometry
 from tests.test_registry import OPS
 from xlalite.ir import DType, Module, TensorType, finish, new_function, parse_module
 from xlalite.passes.autodiff import AutodiffError, vjp_function
@@ -104,34 +105,25 @@ func @f(%a: f64[3,2,4], %b: f64[4,5,2]) -> f64[2,3,5] {
 
 
 @settings(max_examples=12)
-@given(st.data())
-def test_conv2d_gradients(data):
-    groups = data.draw(st.sampled_from([1, 2]))
-    cg, og = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2))
-    kh, kw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
-    stride = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)))
-    dilation = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)))
-    padding = ((data.draw(st.integers(0, 1)), data.draw(st.integers(0, 1))),
-               (data.draw(st.integers(0, 1)), data.draw(st.integers(0, 1))))
-    h = data.draw(st.integers(dilation[0] * (kh - 1) + 1, 5))
-    w = data.draw(st.integers(dilation[1] * (kw - 1) + 1, 5))
-    seed = data.draw(st.integers(0, 100))
-    rng = np.random.default_rng(seed)
-    x, k = f64((1, groups * cg, h, w), rng), f64((groups * og, cg, kh, kw), rng)
-    src = f"""
-func @conv(%x: f64[{','.join(map(str, x.shape))}], %w: f64[{','.join(map(str, k.shape))}]) -> f64[] {{
-  %0 = "xl.conv2d"(%x, %w) {{stride = [{stride[0]}, {stride[1]}], padding = [[{padding[0][0]}, {padding[0][1]}], [{padding[1][0]}, {padding[1][1]}]], dilation = [{dilation[0]}, {dilation[1]}], groups = {groups}}} : ({'f64[' + ','.join(map(str, x.shape)) + ']'}, {'f64[' + ','.join(map(str, k.shape)) + ']'}) -> {{OUT}}
-  return %0
-}}"""
+@given(st.data(), st.sampled_from(["xl.conv2d", "xl.conv2d_grad_input", "xl.conv2d_grad_weight"]))
+def test_conv_family_gradients(data, name):
+    """conv2d and its two gradient ops (so second derivatives of conv2d) on random geometries."""
     from xlalite.ops import get_op
 
-    out = get_op("xl.conv2d").infer_types(
-        [TensorType(x.shape, DType.F64), TensorType(k.shape, DType.F64)],
-        get_op("xl.conv2d").normalize_attrs({"stride": stride, "padding": padding,
-                                             "dilation": dilation, "groups": groups}))[0]
-    src = src.replace("{OUT}", str(out)).replace("-> f64[] {", f"-> {out} {{")
-    func = parse_module(src).main
-    check_function(func, [x, k], rng, f"conv2d groups={groups} stride={stride} dil={dilation}")
+    x_shape, w_shape, attrs = draw_conv_geometry(data)
+    conv = get_op("xl.conv2d")
+    y_shape = conv.infer_types([TensorType(x_shape, DType.F64), TensorType(w_shape, DType.F64)],
+                               conv.normalize_attrs(attrs))[0].shape
+    operands = {"xl.conv2d": (x_shape, w_shape),
+                "xl.conv2d_grad_input": (y_shape, w_shape),
+                "xl.conv2d_grad_weight": (x_shape, y_shape)}[name]
+    extra = {"xl.conv2d": {}, "xl.conv2d_grad_input": {"input_size": x_shape[2:]},
+             "xl.conv2d_grad_weight": {"kernel_size": w_shape[2:]}}[name]
+    m = Module()
+    f, b = new_function(m, "main", [TensorType(s, DType.F64) for s in operands])
+    finish(f, b, b.create(name, f.args, {**attrs, **extra}).results)
+    rng = np.random.default_rng(data.draw(st.integers(0, 100)))
+    check_function(f, [f64(s, rng) for s in operands], rng, f"{name} {attrs}")
 
 
 @settings(max_examples=15)

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.programs import draw_conv_geometry
 from xlalite.ir import DenseElements, DType
 from xlalite.ops import get_op
 
@@ -61,6 +62,36 @@ def test_conv2d_matches_naive_loops(data):
                                rtol=1e-12, atol=1e-12)
 
 
+def naive_conv_grads(x, w, g, stride, padding, dilation, groups):
+    """dx and dw of sum(g * naive_conv(x, w)), accumulated tap by tap (the adjoint loops)."""
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    og = o // groups
+    dx = np.zeros((n, c, h + sum(padding[0]), wd + sum(padding[1])))
+    dw = np.zeros(w.shape)
+    xp = np.pad(x, ((0, 0), (0, 0), padding[0], padding[1]))
+    for b, oc, i, j in itertools.product(range(n), range(o), range(g.shape[2]), range(g.shape[3])):
+        gr = oc // og
+        for ci, a, bb in itertools.product(range(cg), range(kh), range(kw)):
+            yy, zz = i * stride[0] + a * dilation[0], j * stride[1] + bb * dilation[1]
+            dx[b, gr * cg + ci, yy, zz] += g[b, oc, i, j] * w[oc, ci, a, bb]
+            dw[oc, ci, a, bb] += g[b, oc, i, j] * xp[b, gr * cg + ci, yy, zz]
+    return dx[:, :, padding[0][0]:padding[0][0] + h, padding[1][0]:padding[1][0] + wd], dw
+
+
+@given(st.data())
+def test_conv2d_gradient_ops_match_naive_loops(data):
+    x_shape, w_shape, attrs = draw_conv_geometry(data, batch=2)
+    rng = np.random.default_rng(data.draw(st.integers(0, 99)))
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    g = rng.standard_normal(ref("xl.conv2d", x, w, **attrs).shape)
+    dx, dw = naive_conv_grads(x, w, g, **attrs)
+    got_dx = ref("xl.conv2d_grad_input", g, w, input_size=x_shape[2:], **attrs)
+    got_dw = ref("xl.conv2d_grad_weight", x, g, kernel_size=w_shape[2:], **attrs)
+    np.testing.assert_allclose(got_dx, dx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got_dw, dw, rtol=1e-12, atol=1e-12)
+
+
 @given(st.data())
 def test_reduce_window_matches_naive_loops(data):
     shape = data.draw(st.lists(st.integers(1, 5), min_size=1, max_size=3))
@@ -78,6 +109,20 @@ def test_reduce_window_matches_naive_loops(data):
             box = xp[tuple(slice(i * s, i * s + w) for i, s, w in zip(idx, strides, window))]
             want[idx] = box.max() if kind == "max" else box.sum() / np.prod(window)
         np.testing.assert_allclose(got, want, rtol=1e-12)
+    # max pooling's gradient: each g element lands on its window's first maximum
+    x = np.round(x, 1)  # ties, so "first" matters
+    g = np.random.default_rng(1).standard_normal(got.shape)
+    got = ref("xl.reduce_window_max_grad", x, g, window=window, strides=strides, padding=padding)
+    want = np.zeros(x.shape)
+    for idx in np.ndindex(*g.shape):
+        starts = [i * s - lo for i, s, (lo, _) in zip(idx, strides, padding)]
+        inside = [p for p in np.ndindex(*window)
+                  if all(0 <= a + o < d for a, o, d in zip(starts, p, x.shape))]
+        if inside:
+            vals = [x[tuple(a + o for a, o in zip(starts, p))] for p in inside]
+            first = inside[int(np.argmax(vals))]  # argmax returns the first maximum
+            want[tuple(a + o for a, o in zip(starts, first))] += g[idx]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
 @given(st.integers(0, 2), st.integers(1, 4), st.integers(0, 3))

@@ -33,6 +33,7 @@ HEADER = (
     "import math\n"
     "import numpy as np\n"
     "from numba import njit, prange\n"
+    "from xlalite.backends.numba_cpu import convlib\n"
     "from xlalite.backends.numba_cpu import library as lib\n"
     "from xlalite.backends.numba_cpu import mathlib as mm\n\n"
 )
@@ -45,9 +46,24 @@ def cache_dir() -> Path:
     return Path(base) / "xlalite"
 
 
+def _library_digest() -> str:
+    """Hash of the hand-written modules kernels call. Numba caches a kernel with its callees
+    compiled in, but only checks the kernel file itself, so an edited library must change
+    every kernel's cache key."""
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for name in ("convlib.py", "library.py", "mathlib.py"):
+        h.update((here / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+_VERSIONS = (f"xlalite {xlalite.__version__}; numba {numba.__version__}; "
+             f"llvmlite {llvmlite.__version__}; numpy {np.__version__}; "
+             f"library {_library_digest()}")
+
+
 def versions() -> str:
-    return (f"xlalite {xlalite.__version__}; numba {numba.__version__}; "
-            f"llvmlite {llvmlite.__version__}; numpy {np.__version__}")
+    return _VERSIONS
 
 
 def _digest(text: str) -> str:

@@ -2,7 +2,9 @@
 
 Buffers follow the memory plan (``mem.offset`` / ``mem.inplace`` from plan-memory): planned
 intermediates are views into the executable's arena, in-place results reuse their operand's
-buffer, and function results are allocated per call (so they never alias the arena). Without
+buffer, and function results are allocated per call (so they never alias the arena). Kernels
+that need working memory (convolution columns) share one ``scratch`` buffer, sized for the
+largest call. Without
 a plan every intermediate is allocated per call. The driver is plain Python: it only calls
 kernels, so it needs no compilation.
 """
@@ -34,6 +36,7 @@ class Program:
     calls: list[tuple[int, list[TensorType], tuple[int, ...]]] = field(default_factory=list)
     consts: list[np.ndarray] = field(default_factory=list)
     views: list[tuple[int, TensorType]] = field(default_factory=list)  # arena (offset, type)
+    scratch_bytes: int = 0  # the largest scratch any call needs (one buffer serves them all)
     driver: str = ""
 
     @property
@@ -69,7 +72,7 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
     prog = Program(func)
     index: dict[str, int] = {}
     names: dict[Value, str] = {}
-    lines = ["def run(args, consts, views):"]
+    lines = ["def run(args, consts, views, scratch):"]
     for i, a in enumerate(func.args):
         names[a] = f"a{i}"
         lines.append(f"    a{i} = args[{i}]")
@@ -114,6 +117,9 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
         k = index[key]
         prog.calls.append((k, [v.type for v in op.operands] + [r.type], kernel.extents))
         extents = [str(n) for n in kernel.extents]
+        if kernel.scratch:
+            prog.scratch_bytes = max(prog.scratch_bytes, kernel.scratch)
+            extents.insert(0, "scratch")
         lines.append(f"    k{k}({', '.join(ins + [dest] + extents)})")
     outs, seen = [], set()
     for v in func.outputs:

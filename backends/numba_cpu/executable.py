@@ -21,10 +21,12 @@ class NumbaExecutable(Executable):
         self.program = program
         self.fastmath = fastmath
         self.kernels = [load_kernel(k.source, k.parallel, fastmath) for k in program.kernels]
-        for k, types, extents in program.calls:  # compile now: the first call is not slow
-            compile_for(self.kernels[k], [np.empty((1,) * t.rank, t.dtype.numpy) for t in types]
-                        + [np.int64(n) for n in extents])
         self.arena = Arena(program.arena_bytes)
+        self.scratch = Arena(program.scratch_bytes).buffer
+        for k, types, extents in program.calls:  # compile now: the first call is not slow
+            scratch = [self.scratch] if program.kernels[k].scratch else []
+            compile_for(self.kernels[k], [np.empty((1,) * t.rank, t.dtype.numpy) for t in types]
+                        + scratch + [np.int64(n) for n in extents])
         self.views = tuple(self.arena.view(off, t) for off, t in program.views)
         self.consts = tuple(program.consts)
         self.pool = OutputPool()  # results are reused once the caller drops them
@@ -34,7 +36,7 @@ class NumbaExecutable(Executable):
         self._driver = namespace["run"]
 
     def run(self, args: list[np.ndarray]) -> tuple[np.ndarray, ...]:
-        return self._driver(args, self.consts, self.views)
+        return self._driver(args, self.consts, self.views, self.scratch)
 
     def source(self) -> str:
         """The generated kernels and driver, as Python source."""

@@ -289,12 +289,10 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
                   approx: bool = True, scratch: bool = False) -> str:
     """BLAS (np.dot) per batch on canonical (B, M, K) x (B, K, N) layouts, then the
     elementwise epilogue in place over ``out``. Serial: BLAS owns the cores."""
-    (dot,) = [op for op in ops if op.name in ("xl.dot_general", "xl.conv2d")]
+    (dot,) = [op for op in ops if op.name == "xl.dot_general"]
     lhs, rhs = dot.operands
     if lhs not in inputs or rhs not in inputs:
         raise CodegenError("matmul kernels read both operands from memory")
-    if dot.name == "xl.conv2d":
-        return _conv_kernel(dot, inputs, root, approx, scratch)
     (ca, cb), (ba, bb) = dot.attributes["contract"], dot.attributes["batch"]
     from xlalite.ops.linalg import free_dims
 
@@ -323,7 +321,7 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
         b = ri if cb == (0,) else f"{ri}.T"
         lines.append(f"    np.dot({a}, {b}, {product})")
         if root is not dot.results[0]:
-            _epilogue(lines, dot, inputs, root, product, approx)
+            epilogue(lines, dot, inputs, root, product, approx)
         return "\n".join(lines) + "\n"
     arrange(li, list(ba) + fa + list(ca), [list(ba), fa, list(ca)], "a")
     arrange(ri, list(bb) + list(cb) + fb, [list(bb), list(cb), fb], "b")
@@ -342,11 +340,11 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
                   "                    s += a[bi, i, k] * b[bi, k, j]",
                   "                o[bi, i, j] = s"]
     if root is not dot.results[0]:  # epilogue over the matmul result, in place
-        _epilogue(lines, dot, inputs, root, product, approx)
+        epilogue(lines, dot, inputs, root, product, approx)
     return "\n".join(lines) + "\n"
 
 
-def _epilogue(lines: list[str], anchor: Op, inputs: Sequence[Value], root: Value, product: str,
+def epilogue(lines: list[str], anchor: Op, inputs: Sequence[Value], root: Value, product: str,
               approx: bool) -> None:
     """out[i...] = root(i...), reading the anchor's result from `product`, in place."""
     rank = root.type.rank
@@ -358,24 +356,6 @@ def _epilogue(lines: list[str], anchor: Op, inputs: Sequence[Value], root: Value
     nest = _loops(idx, [f"out.shape[{d}]" for d in range(rank)], False)
     body = _assemble("", nest, gen.buckets, [f"out[{index_text(idx)}] = {result}"])
     lines.extend(body.splitlines()[1:])
-
-
-def _conv_kernel(conv: Op, inputs: Sequence[Value], root: Value, approx: bool,
-                 scratch: bool) -> str:
-    """conv2d (library im2col + GEMM) into `out` or scratch, then the elementwise epilogue."""
-    a = conv.attributes
-    x, w = (f"in{inputs.index(v)}" for v in conv.operands)
-    fn = "conv2d" if conv.operands[0].type.dtype.is_float else "conv2d_int"
-    product = "prod" if scratch and root is not conv.results[0] else "out"
-    lines = ["def kernel(" + ", ".join([f"in{k}" for k in range(len(inputs))] + ["out"]) + "):"]
-    if product == "prod":
-        lines.append("    prod = np.empty(out.shape, out.dtype)")
-    low = (a["padding"][0][0], a["padding"][1][0])
-    lines.append(f"    lib.{fn}({x}, {w}, {product}, {a['stride']}, {low}, {a['dilation']}, "
-                 f"{a['groups']})")
-    if root is not conv.results[0]:
-        _epilogue(lines, conv, inputs, root, product, approx)
-    return "\n".join(lines) + "\n"
 
 
 def group_of(op: Op) -> tuple[list[Op], list[Value], Value]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from xlalite.backends.numba_cpu.conv import CONV_OPS, conv_kernel
 from xlalite.backends.numba_cpu.loops import (
     CodegenError,
     group_of,
@@ -20,6 +21,7 @@ from xlalite.backends.numba_cpu.loops import (
     reduction_kernel,
 )
 from xlalite.backends.numba_cpu.scalar import SCALAR
+from xlalite.backends.numba_cpu.window import window_kernel, window_max_grad_kernel
 from xlalite.ir.core import Op
 from xlalite.passes.fuse import REDUCTION_ANCHORS, is_unit_reshape
 
@@ -31,18 +33,13 @@ class Kernel:
     source: str
     parallel: bool = False
     extents: tuple[int, ...] = ()  # integer arguments after the arrays (loop extents)
+    #: scratch bytes this call needs; > 0 means the kernel takes a ``scratch`` argument after
+    #: ``out`` (the executable's shared buffer), so calls of one kernel may differ here
+    scratch: int = field(default=0, compare=False)
 
 
 def _slices(starts, limits, strides) -> str:
     return ", ".join(f"{s}:{e}:{st}" for s, e, st in zip(starts, limits, strides)) or "..."
-
-
-def _rank4(name: str, shape: tuple[int, ...]) -> str:
-    """Reshape to rank 4 by prepending unit dims (rank <= 4 only)."""
-    if len(shape) > 4:
-        raise CodegenError("windowed reductions of rank > 4 are not supported by numba-cpu")
-    dims = ", ".join(["1"] * (4 - len(shape)) + [f"{name}.shape[{d}]" for d in range(len(shape))])
-    return f"{name}.reshape(({dims},))"
 
 
 def _transpose(op: Op) -> Kernel:
@@ -116,24 +113,11 @@ def _argmax(op: Op) -> Kernel:
 
 
 def _window(op: Op) -> Kernel:
-    a = op.attributes
-    x = op.operands[0].type
-    fill = 4 - x.rank
-    window = (1,) * fill + a["window"]
-    strides = (1,) * fill + a["strides"]
-    low = (0,) * fill + tuple(p[0] for p in a["padding"])
-    is_max = op.name.endswith("max")
-    return Kernel(f"def kernel(in0, out):\n"
-                  f"    lib.window4({_rank4('in0', x.shape)}, {_rank4('out', op.results[0].type.shape)}, "
-                  f"{window}, {strides}, {low}, {is_max})\n")
+    return Kernel(window_kernel(op))
 
 
-def _conv2d(op: Op) -> Kernel:
-    a = op.attributes
-    fn = "conv2d" if op.operands[0].type.dtype.is_float else "conv2d_int"
-    low = (a["padding"][0][0], a["padding"][1][0])
-    return Kernel(f"def kernel(in0, in1, out):\n"
-                  f"    lib.{fn}(in0, in1, out, {a['stride']}, {low}, {a['dilation']}, {a['groups']})\n")
+def _window_max_grad(op: Op) -> Kernel:
+    return Kernel(window_max_grad_kernel(op))
 
 
 def _rng(op: Op) -> Kernel:
@@ -153,7 +137,7 @@ KERNELS: dict[str, Callable[[Op], Kernel]] = {
     "xl.argmax": _argmax,
     "xl.reduce_window_max": _window,
     "xl.reduce_window_avg": _window,
-    "xl.conv2d": _conv2d,
+    "xl.reduce_window_max_grad": _window_max_grad,
     "xl.rng": _rng,
 }
 #: Ops run by the driver itself rather than a compiled kernel.
@@ -165,6 +149,7 @@ LOOP_OPS = frozenset(SCALAR) | {"xl.broadcast_in_dim", "xl.iota", "xl.constant"}
 def supported(name: str) -> bool:
     return (name in KERNELS or name in DRIVER_OPS or name in LOOP_OPS
             or name in REDUCTION_ANCHORS
+            or name in CONV_OPS
             or name in ("xl.dot_general", "xl.fusion", "xl.custom_vjp"))  # custom_vjp: inlined
 
 
@@ -172,14 +157,18 @@ def kernel_for(op: Op, parallel: bool, approx: bool = True) -> Kernel:
     """The kernel computing top-level `op` (a fusion group or a single op); `approx` lets f32
     exp/tanh/logistic use the vectorizable approximations of mathlib.py."""
     kind = op.attributes.get("kind") if op.name == "xl.fusion" else None
+    in_place = max(op.attributes.get("mem.inplace", (-1,))) >= 0
+    ops, inputs, root = group_of(op)
+    if any(o.name in CONV_OPS for o in ops):
+        source, scratch, extents = conv_kernel(ops, inputs, root, approx, in_place)
+        return Kernel(source, extents=extents, scratch=scratch)
     if kind == "matmul" or op.name == "xl.dot_general":
-        in_place = max(op.attributes.get("mem.inplace", (-1,))) >= 0
-        return Kernel(matmul_kernel(*group_of(op), approx, scratch=in_place))
+        return Kernel(matmul_kernel(ops, inputs, root, approx, scratch=in_place))
     if kind == "reduction" or op.name in REDUCTION_ANCHORS:
-        source, extents = reduction_kernel(*group_of(op), parallel, approx)
+        source, extents = reduction_kernel(ops, inputs, root, parallel, approx)
         return Kernel(source, parallel, extents)
     if kind == "loop" or op.name in LOOP_OPS or is_unit_reshape(op):
-        return Kernel(loop_kernel(*group_of(op), parallel, approx), parallel)
+        return Kernel(loop_kernel(ops, inputs, root, parallel, approx), parallel)
     if op.name in KERNELS:
         return KERNELS[op.name](op)
     raise CodegenError(f"numba-cpu has no kernel for '{op.name}'")

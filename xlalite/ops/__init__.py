@@ -2,6 +2,7 @@
 
 from xlalite.ops import (  # noqa: F401  (imported for registration)
     constant,
+    conv,
     custom,
     debug,
     elementwise,

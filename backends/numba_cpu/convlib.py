@@ -1,0 +1,291 @@
+"""Hand-written Numba kernels for the convolution family (called by generated kernels as
+``convlib.*``; see conv.py for the layouts and the scratch buffers).
+
+Column matrices hold one row per (channel, kernel tap) and one column per output position,
+each output row ``pitch`` columns wide. A strided convolution uses ``pitch = OW`` (classic
+im2col). A stride-1 convolution uses the padded input width as the pitch ("wide rows"): then
+the columns of one tap and image are a single contiguous run of the padded input plane, so
+im2col is one long copy per (tap, image) instead of one short copy per output row; the
+``pitch - OW`` extra columns per row are junk that the GEMM carries and the layout moves drop
+(gradients hold zeros there, so they add nothing).
+
+Flat arrays are indexed with unsigned integers: a signed index makes Numba emit a
+negative-index wraparound select per element, which kept these short loops from vectorizing
+(5x slower on LeNet's im2col).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+U = np.uint64
+
+
+@njit(cache=True)
+def _valid_range(offset, stride, size, n_out):
+    """Output positions z in [z0, z1) whose input index z * stride + offset lies in [0, size)."""
+    z0 = 0 if offset >= 0 else (-offset + stride - 1) // stride
+    last = size - 1 - offset
+    z1 = min(n_out, last // stride + 1) if last >= 0 else 0
+    return min(z0, n_out), max(z1, min(z0, n_out))
+
+
+# ------------------------------------------------------------------ layout moves (both paths)
+@njit(cache=True)
+def nchw_to_rows(a, n0, n1, t, pitch):
+    """t[o, ((n - n0) * OH + y) * pitch + z] = a[n, o, y, z] (zero for OW <= z < pitch)."""
+    o, oh, ow = a.shape[1], a.shape[2], a.shape[3]
+    af, tf = a.reshape(-1), t.reshape(-1)
+    m = (n1 - n0) * oh * pitch
+    for img in range(n0, n1):
+        for oc in range(o):
+            for y in range(oh):
+                src, dst = ((img * o + oc) * oh + y) * ow, oc * m + ((img - n0) * oh + y) * pitch
+                for z in range(ow):
+                    tf[U(dst + z)] = af[U(src + z)]
+                for z in range(ow, pitch):
+                    tf[U(dst + z)] = 0
+
+
+@njit(cache=True)
+def rows_to_nchw(t, n0, n1, a, pitch):
+    """The inverse of nchw_to_rows: a[n, o, y, z] = t[o, ((n - n0) * OH + y) * pitch + z]."""
+    o, oh, ow = a.shape[1], a.shape[2], a.shape[3]
+    af, tf = a.reshape(-1), t.reshape(-1)
+    m = (n1 - n0) * oh * pitch
+    for img in range(n0, n1):
+        for oc in range(o):
+            for y in range(oh):
+                dst, src = ((img * o + oc) * oh + y) * ow, oc * m + ((img - n0) * oh + y) * pitch
+                for z in range(ow):
+                    af[U(dst + z)] = tf[U(src + z)]
+
+
+# ------------------------------------------------------------------ strided path (pitch = OW)
+@njit(cache=True)
+def im2col(x, n0, n1, c0, cols, kh, kw, stride, low, dilation, oh, ow):
+    """cols[(ci, i, j), (n - n0, y, z)] = x[n, c0 + ci, y*s + i*d - p, z*s + j*d - p], zero in
+    the padding. The valid range of each tap is computed once: the inner loops do not branch."""
+    c, h, wd = x.shape[1], x.shape[2], x.shape[3]
+    cg, m = cols.shape[0] // (kh * kw), cols.shape[1]
+    xf, cf = x.reshape(-1), cols.reshape(-1)
+    for ci in range(cg):
+        for i in range(kh):
+            for j in range(kw):
+                r = (ci * kh + i) * kw + j
+                off = j * dilation[1] - low[1]
+                z0, z1 = _valid_range(off, stride[1], wd, ow)
+                for img in range(n0, n1):
+                    for y in range(oh):
+                        yy = y * stride[0] + i * dilation[0] - low[0]
+                        lo, hi = (z0, z1) if 0 <= yy < h else (ow, ow)
+                        d = r * m + ((img - n0) * oh + y) * ow
+                        src = ((img * c + c0 + ci) * h + yy) * wd + off
+                        for z in range(lo):
+                            cf[U(d + z)] = 0
+                        for z in range(lo, hi):
+                            cf[U(d + z)] = xf[U(src + z * stride[1])]
+                        for z in range(hi, ow):
+                            cf[U(d + z)] = 0
+
+
+@njit(cache=True)
+def col2im(cols, n0, n1, c0, dx, kh, kw, stride, low, dilation, oh, ow):
+    """The adjoint of im2col: dx[n, c0 + ci, y*s + i*d - p, z*s + j*d - p] += cols[...]."""
+    c, h, wd = dx.shape[1], dx.shape[2], dx.shape[3]
+    cg, m = cols.shape[0] // (kh * kw), cols.shape[1]
+    cf, df = cols.reshape(-1), dx.reshape(-1)
+    for ci in range(cg):
+        for i in range(kh):
+            for j in range(kw):
+                r = (ci * kh + i) * kw + j
+                off = j * dilation[1] - low[1]
+                z0, z1 = _valid_range(off, stride[1], wd, ow)
+                for img in range(n0, n1):
+                    for y in range(oh):
+                        yy = y * stride[0] + i * dilation[0] - low[0]
+                        if yy < 0 or yy >= h:
+                            continue
+                        d = r * m + ((img - n0) * oh + y) * ow
+                        dst = ((img * c + c0 + ci) * h + yy) * wd + off
+                        for z in range(z0, z1):
+                            df[U(dst + z * stride[1])] += cf[U(d + z)]
+
+
+# ------------------------------------------------------------------ stride-1 path (wide rows)
+@njit(cache=True)
+def pad_planes(x, n0, n1, c0, xp, top, left):
+    """xp[n - n0, ci] = x[n, c0 + ci] inside a zero border (xp is (n1-n0, cg, HP, WP))."""
+    xp[...] = 0
+    for k in range(n1 - n0):
+        for ci in range(xp.shape[1]):
+            xp[k, ci, top:top + x.shape[2], left:left + x.shape[3]] = x[n0 + k, c0 + ci]
+
+
+@njit(cache=True)
+def im2col_wide(src, img0, nimg, c0, cols, kh, kw, dilation, oh, ow, clean):
+    """cols[(ci, i, j), (k, y, z)] = src[img0 + k, c0 + ci, y + i*d, z + j*d] for z < pitch,
+    pitch being src's (padded) width: one contiguous run per (tap, image). `clean` zeroes the
+    junk columns (z >= OW), which otherwise hold neighbouring input values: a GEMM that
+    multiplies them by zeros would still turn an inf or NaN there into NaN."""
+    c, hp, pitch = src.shape[1], src.shape[2], src.shape[3]
+    cg, m = cols.shape[0] // (kh * kw), cols.shape[1]
+    sf, cf = src.reshape(-1), cols.reshape(-1)
+    run = (oh - 1) * pitch + ow  # the last row's junk columns would read past the plane
+    for ci in range(cg):
+        for i in range(kh):
+            for j in range(kw):
+                r = (ci * kh + i) * kw + j
+                for k in range(nimg):
+                    s = ((img0 + k) * c + c0 + ci) * hp * pitch + i * dilation[0] * pitch + j * dilation[1]
+                    d = r * m + k * oh * pitch
+                    for q in range(run):
+                        cf[U(d + q)] = sf[U(s + q)]
+                    for q in range(run, oh * pitch):
+                        cf[U(d + q)] = 0
+                    if clean:
+                        for y in range(oh - 1):
+                            for q in range(ow, pitch):
+                                cf[U(d + y * pitch + q)] = 0
+
+
+@njit(cache=True)
+def col2im_wide(cols, dst, img0, nimg, c0, kh, kw, dilation, oh, ow):
+    """The adjoint of im2col_wide: dst[img0 + k, c0 + ci] planes += the runs of cols."""
+    c, hp, pitch = dst.shape[1], dst.shape[2], dst.shape[3]
+    cg, m = cols.shape[0] // (kh * kw), cols.shape[1]
+    df, cf = dst.reshape(-1), cols.reshape(-1)
+    run = (oh - 1) * pitch + ow
+    for ci in range(cg):
+        for i in range(kh):
+            for j in range(kw):
+                r = (ci * kh + i) * kw + j
+                for k in range(nimg):
+                    s = ((img0 + k) * c + c0 + ci) * hp * pitch + i * dilation[0] * pitch + j * dilation[1]
+                    d = r * m + k * oh * pitch
+                    for q in range(run):
+                        df[U(s + q)] += cf[U(d + q)]
+
+
+# ------------------------------------------------------------------ both paths behind one call
+@njit(cache=True)
+def _padded(pbuf, nimg, cg, x, low, high):
+    hp, wp = x.shape[2] + low[0] + high[0], x.shape[3] + low[1] + high[1]
+    return pbuf[:nimg * cg * hp * wp].reshape((nimg, cg, hp, wp))
+
+
+@njit(cache=True)
+def columns(x, n0, n1, c0, cols, pbuf, kh, kw, stride, low, high, dilation, oh, ow, clean):
+    """im2col of images [n0, n1) and channels [c0, c0 + cg) in the layout of `stride`."""
+    if stride[0] != 1 or stride[1] != 1:
+        im2col(x, n0, n1, c0, cols, kh, kw, stride, low, dilation, oh, ow)
+    elif low[0] == 0 and low[1] == 0 and high[0] == 0 and high[1] == 0:
+        im2col_wide(x, n0, n1 - n0, c0, cols, kh, kw, dilation, oh, ow, clean)
+    else:
+        xp = _padded(pbuf, n1 - n0, cols.shape[0] // (kh * kw), x, low, high)
+        pad_planes(x, n0, n1, c0, xp, low[0], low[1])
+        im2col_wide(xp, 0, n1 - n0, 0, cols, kh, kw, dilation, oh, ow, clean)
+
+
+@njit(cache=True)
+def uncolumns(cols, n0, n1, c0, dx, pbuf, kh, kw, stride, low, high, dilation, oh, ow):
+    """dx[n0:n1, c0:c0+cg] += the adjoint of `columns` (a padded path assigns its crop)."""
+    if stride[0] != 1 or stride[1] != 1:
+        col2im(cols, n0, n1, c0, dx, kh, kw, stride, low, dilation, oh, ow)
+    elif low[0] == 0 and low[1] == 0 and high[0] == 0 and high[1] == 0:
+        col2im_wide(cols, dx, n0, n1 - n0, c0, kh, kw, dilation, oh, ow)
+    else:
+        cg = cols.shape[0] // (kh * kw)
+        xp = _padded(pbuf, n1 - n0, cg, dx, low, high)
+        xp[...] = 0
+        col2im_wide(cols, xp, 0, n1 - n0, 0, kh, kw, dilation, oh, ow)
+        for k in range(n1 - n0):
+            for ci in range(cg):
+                dx[n0 + k, c0 + ci] += xp[k, ci, low[0]:low[0] + dx.shape[2], low[1]:low[1] + dx.shape[3]]
+
+
+# ------------------------------------------------------------------ the three ops
+# Each works on `chunk` images at a time so the chunk's columns stay in the L2 cache between
+# im2col and the GEMM (4x faster than one GEMM over the whole batch on LeNet's layers).
+# colbuf, tbuf, pbuf: flat scratch for the columns, the O-row matrix and padded planes.
+
+@njit(cache=True)
+def conv2d(x, w, out, colbuf, tbuf, pbuf, stride, low, high, dilation, groups, chunk, pitch):
+    """out = conv2d(x, w): per chunk and group, W_g @ columns(x), moved into N,O,OH,OW."""
+    n, (o, cg, kh, kw), (oh, ow) = x.shape[0], w.shape, (out.shape[2], out.shape[3])
+    og, ckk = o // groups, cg * kh * kw
+    wm = w.reshape((o, ckk))
+    for n0 in range(0, n, chunk):
+        n1 = min(n, n0 + chunk)
+        m = (n1 - n0) * oh * pitch
+        cols, prod = colbuf[:ckk * m].reshape((ckk, m)), tbuf[:o * m].reshape((o, m))
+        for g in range(groups):
+            columns(x, n0, n1, g * cg, cols, pbuf, kh, kw, stride, low, high, dilation, oh, ow, False)
+            np.dot(wm[g * og:(g + 1) * og], cols, prod[g * og:(g + 1) * og])
+        rows_to_nchw(prod, n0, n1, out, pitch)
+
+
+@njit(cache=True)
+def conv2d_grad_weight(x, g, dw, colbuf, tbuf, pbuf, stride, low, high, dilation, groups, chunk,
+                       pitch):
+    """dw = conv2d_grad_weight(x, g): per group, the sum over chunks of g_rows @ columns(x)^T."""
+    n, (o, cg, kh, kw), (oh, ow) = x.shape[0], dw.shape, (g.shape[2], g.shape[3])
+    og, ckk = o // groups, cg * kh * kw
+    dwm = dw.reshape((o, ckk))
+    part = np.empty((og, ckk), dw.dtype)
+    for n0 in range(0, n, chunk):
+        n1 = min(n, n0 + chunk)
+        m = (n1 - n0) * oh * pitch
+        cols, gt = colbuf[:ckk * m].reshape((ckk, m)), tbuf[:o * m].reshape((o, m))
+        nchw_to_rows(g, n0, n1, gt, pitch)
+        for gi in range(groups):
+            columns(x, n0, n1, gi * cg, cols, pbuf, kh, kw, stride, low, high, dilation, oh, ow, True)
+            rows = dwm[gi * og:(gi + 1) * og]
+            if n0 == 0:
+                np.dot(gt[gi * og:(gi + 1) * og], cols.T, rows)
+            else:
+                np.dot(gt[gi * og:(gi + 1) * og], cols.T, part)
+                rows += part
+
+
+@njit(cache=True)
+def conv2d_grad_input(g, w, dx, colbuf, tbuf, pbuf, stride, low, high, dilation, groups, chunk,
+                      pitch):
+    """dx = conv2d_grad_input(g, w): per chunk and group, uncolumns(W_g^T @ g_rows)."""
+    n, (o, cg, kh, kw), (oh, ow) = g.shape[0], w.shape, (g.shape[2], g.shape[3])
+    og, ckk = o // groups, cg * kh * kw
+    wm = w.reshape((o, ckk))
+    dx[...] = 0
+    for n0 in range(0, n, chunk):
+        n1 = min(n, n0 + chunk)
+        m = (n1 - n0) * oh * pitch
+        cols, gt = colbuf[:ckk * m].reshape((ckk, m)), tbuf[:o * m].reshape((o, m))
+        nchw_to_rows(g, n0, n1, gt, pitch)
+        for gi in range(groups):
+            np.dot(wm[gi * og:(gi + 1) * og].T, gt[gi * og:(gi + 1) * og], cols)
+            uncolumns(cols, n0, n1, gi * cg, dx, pbuf, kh, kw, stride, low, high, dilation, oh, ow)
+
+
+@njit(cache=True)
+def conv2d_int(x, w, out, stride, pad_lo, dilation, groups):
+    """Direct convolution for integer dtypes (BLAS has no integer GEMM)."""
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    og = o // groups
+    for img in range(n):
+        for oc in range(o):
+            g = oc // og
+            for y in range(out.shape[2]):
+                for z in range(out.shape[3]):
+                    s = 0
+                    for ci in range(cg):
+                        for i in range(kh):
+                            yy = y * stride[0] + i * dilation[0] - pad_lo[0]
+                            if yy < 0 or yy >= h:
+                                continue
+                            for j in range(kw):
+                                zz = z * stride[1] + j * dilation[1] - pad_lo[1]
+                                if 0 <= zz < wd:
+                                    s += x[img, g * cg + ci, yy, zz] * w[oc, ci, i, j]
+                    out[img, oc, y, z] = s
