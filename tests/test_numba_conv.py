@@ -12,9 +12,12 @@ from hypothesis import strategies as st
 
 from tests.backend_check import assert_matches_interpreter
 from tests.programs import draw_conv_geometry
+from xlalite.backends import get_backend
+from xlalite.backends.interpreter import run_function
 from xlalite.backends.numba_cpu import conv
 from xlalite.ir import DType, Module, TensorType, finish, new_function, parse_module
 from xlalite.ops import get_op
+from xlalite.passes import run_pipeline
 
 CONV_FAMILY = ["xl.conv2d", "xl.conv2d_grad_input", "xl.conv2d_grad_weight"]
 
@@ -69,13 +72,35 @@ func @f(%x: f32[5,3,9,8], %w: f32[4,3,3,3], %b: f32[4], %g: f32[5,4,9,8]) -> (f3
     rng = np.random.default_rng(0)
     inputs = [rng.standard_normal(t.shape).astype(np.float32) for t in m.main.arg_types]
     assert_matches_interpreter(m, inputs)  # default pipeline: fused, planned, donated
-    from xlalite.backends import get_backend
-    from xlalite.passes import run_pipeline
-
     planned = parse_module(src)
     run_pipeline(planned, get_backend("numba-cpu").default_pipeline())
     kinds = [op.attributes.get("kind") for op in planned.main.body.ops if op.name == "xl.fusion"]
     assert kinds.count("matmul") == 2, planned  # both epilogues fused into the convolutions
+
+
+def test_epilogues_that_change_the_element_type():
+    """A comparison or a cast after a convolution or a matmul fuses as its epilogue; the
+    product cannot live in the (bool or f64) result, so it is formed apart."""
+    src = """
+func @f(%x: f32[2,3,6,6], %w: f32[4,3,3,3], %a: f32[5,7], %b: f32[7,3]) -> (bool[2,4,4,4], f64[5,3]) {
+  %0 = "xl.conv2d"(%x, %w) {stride = [1, 1], padding = [[0, 0], [0, 0]], dilation = [1, 1], groups = 1} : (f32[2,3,6,6], f32[4,3,3,3]) -> f32[2,4,4,4]
+  %z = "xl.constant"() {value = dense<0.0> : f32[2,4,4,4]} : () -> f32[2,4,4,4]
+  %1 = "xl.compare"(%0, %z) {direction = "gt"} : (f32[2,4,4,4], f32[2,4,4,4]) -> bool[2,4,4,4]
+  %2 = "xl.dot_general"(%a, %b) {contract = [[1], [0]], batch = [[], []]} : (f32[5,7], f32[7,3]) -> f32[5,3]
+  %3 = "xl.cast"(%2) {dtype = f64} : (f32[5,3]) -> f64[5,3]
+  return %1, %3
+}"""
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal(t.shape).astype(np.float32) for t in parse_module(src).main.arg_types]
+    want = run_function(parse_module(src).main, inputs)
+    backend = get_backend("numba-cpu")
+    planned = parse_module(src)
+    run_pipeline(planned, backend.default_pipeline())
+    assert sum(op.attributes.get("kind") == "matmul" for op in planned.main.body.ops) == 2, planned
+    mask, wide = backend.compile(planned)(*inputs)
+    np.testing.assert_array_equal(mask, want[0])
+    assert wide.dtype == np.float64
+    np.testing.assert_allclose(wide, want[1], rtol=2e-6)  # an f32 product, then widened
 
 
 @settings(max_examples=30, deadline=None)

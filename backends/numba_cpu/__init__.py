@@ -29,7 +29,9 @@ def legalize(func: Function) -> None:
 class NumbaCPUBackend(Backend):
     """Generated Numba kernels on the CPU.
 
-    `parallel`: "auto" (prange for large loops unless the program uses BLAS), True or False.
+    `parallel`: "auto" (prange for loops over 2^15 elements or more; matrix products and
+    convolutions split over Numba's threads, with BLAS single-threaded inside them), True
+    (prange for every loop) or False (serial kernels; BLAS keeps its own threads).
     `fastmath`: let LLVM reassociate float math (off: results match the interpreter closely).
     `exact_math`: call libm for f32 exp/tanh/logistic instead of the vectorizable
     approximations in mathlib.py (a few ulp apart; see its accuracy test).

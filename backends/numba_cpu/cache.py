@@ -33,7 +33,7 @@ HEADER = (
     "import math\n"
     "import numpy as np\n"
     "from numba import njit, prange\n"
-    "from xlalite.backends.numba_cpu import convlib\n"
+    "from xlalite.backends.numba_cpu import blas, convlib\n"
     "from xlalite.backends.numba_cpu import library as lib\n"
     "from xlalite.backends.numba_cpu import mathlib as mm\n\n"
 )
@@ -52,7 +52,7 @@ def _library_digest() -> str:
     every kernel's cache key."""
     here = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for name in ("convlib.py", "library.py", "mathlib.py"):
+    for name in ("blas.py", "convlib.py", "library.py", "mathlib.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()[:16]
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from xlalite.backends.numba_cpu.cache import kernel_text
-from xlalite.backends.numba_cpu.loops import CodegenError
+from xlalite.backends.numba_cpu.conv import CONV_OPS, conv_call
+from xlalite.backends.numba_cpu.loops import CodegenError, group_of
 from xlalite.backends.numba_cpu.ops import Kernel, kernel_for, supported
 from xlalite.ir.core import RETURN, Function, Value
 from xlalite.ir.types import TensorType
@@ -37,6 +39,7 @@ class Program:
     consts: list[np.ndarray] = field(default_factory=list)
     views: list[tuple[int, TensorType]] = field(default_factory=list)  # arena (offset, type)
     scratch_bytes: int = 0  # the largest scratch any call needs (one buffer serves them all)
+    single_threaded_blas: bool = False  # kernels split BLAS work over Numba's threads
     driver: str = ""
 
     @property
@@ -58,18 +61,35 @@ def _uses_blas(func: Function) -> bool:
     return False
 
 
+def _call(prog: Program, index: dict[str, int], kernel: Kernel, types: list[TensorType]) -> str:
+    """Register one call of `kernel` (deduplicated by source) with its array argument types;
+    returns the kernel's name in the driver."""
+    key = kernel.source + str(kernel.parallel)  # extents are arguments, not source
+    if key not in index:
+        index[key] = len(prog.kernels)
+        prog.kernels.append(kernel)
+    k = index[key]
+    prog.calls.append((k, types, kernel.extents))
+    return f"k{k}"
+
+
 def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = False) -> Program:
     """Kernels and driver for `func` (verified; custom_vjp already inlined by canonicalize).
 
-    `parallel`: True/False, or "auto": prange loops for large kernels unless the program
-    calls BLAS (whose threads would fight Numba's for the cores).
+    `parallel`: "auto" (prange for loops of PARALLEL_MIN_ELEMENTS or more) or True (for
+    every loop): Numba owns the cores, matrix products and convolutions are split over its
+    threads and BLAS runs single-threaded inside them (two thread pools on the same cores
+    fight: PERF_NOTES measured 86 ms against 5.5 ms). False: serial loops, and BLAS keeps its
+    own threads.
     """
     for op in func.walk():
         if op.name != RETURN and op.parent is func.body and not supported(op.name):
             raise CodegenError(f"numba-cpu cannot run '{op.name}'" + (
                 " (run canonicalize first to inline it)" if op.name == "xl.custom_vjp" else ""))
-    allow_parallel = parallel if isinstance(parallel, bool) else not _uses_blas(func)
-    prog = Program(func)
+    allow_parallel = parallel is not False
+    min_work = 0 if parallel is True else PARALLEL_MIN_ELEMENTS
+    slots = numba.get_num_threads() if allow_parallel else 1
+    prog = Program(func, single_threaded_blas=allow_parallel and slots > 1 and _uses_blas(func))
     index: dict[str, int] = {}
     names: dict[Value, str] = {}
     lines = ["def run(args, consts, views, scratch):"]
@@ -109,18 +129,27 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
             lines.append(f"    {dest}[...] = {ins[0]}")
             continue
         work = max([r.type.size] + [v.type.size for v in op.operands])  # elements touched
-        kernel = kernel_for(op, allow_parallel and work >= PARALLEL_MIN_ELEMENTS, not exact_math)
-        key = kernel.source + str(kernel.parallel)  # extents are arguments, not source
-        if key not in index:
-            index[key] = len(prog.kernels)
-            prog.kernels.append(kernel)
-        k = index[key]
-        prog.calls.append((k, [v.type for v in op.operands] + [r.type], kernel.extents))
+        parallel_op = allow_parallel and work >= min_work
+        group, inputs, root = group_of(op)
+        if any(o.name in CONV_OPS for o in group):
+            in_place = max(op.attributes.get("mem.inplace", (-1,))) >= 0
+            conv = conv_call(group, inputs, root, ins, dest, not exact_math, in_place, slots,
+                             parallel_op)
+            lines.extend(conv.lines)
+            prog.scratch_bytes = max(prog.scratch_bytes, conv.scratch)
+            if conv.epilogue is not None:
+                kernel = Kernel(conv.epilogue, parallel_op)
+                types = [v.type for v in inputs] + [r.type] + (
+                    [conv.product_type] if conv.product_type else [])
+                lines.append(f"    {_call(prog, index, kernel, types)}({', '.join(conv.epilogue_args)})")
+            continue
+        kernel = kernel_for(op, parallel_op, not exact_math, slots)
         extents = [str(n) for n in kernel.extents]
         if kernel.scratch:
             prog.scratch_bytes = max(prog.scratch_bytes, kernel.scratch)
             extents.insert(0, "scratch")
-        lines.append(f"    k{k}({', '.join(ins + [dest] + extents)})")
+        k = _call(prog, index, kernel, [v.type for v in op.operands] + [r.type])
+        lines.append(f"    {k}({', '.join(ins + [dest] + extents)})")
     outs, seen = [], set()
     for v in func.outputs:
         name = names[v]

@@ -10,20 +10,20 @@ images at a time so that a chunk's columns stay in the L2 cache between im2col a
 
 Stride-1 convolutions use the padded input width as the row pitch (see convlib.py). An
 elementwise epilogue (bias, activation, an optimizer update) then runs in place over the
-result. The buffers live in the executable's scratch (one per executable, shared by every
-kernel, since kernels run one after another); this module decides their sizes, and passes
-the chunk, the pitch and the region boundaries as integer arguments, so one kernel source
-still serves every shape. Integer conv2d (no BLAS) uses the direct loops of
-``convlib.conv2d_int``.
+result, as a generated kernel of its own. The buffers live in the executable's scratch (one
+per executable, shared by every call, since calls run one after another); this module
+decides their sizes. Integer conv2d (no BLAS) uses the direct loops of ``convlib.conv2d_int``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from xlalite.backends.numba_cpu.loops import epilogue
 from xlalite.ir.core import Op, Value
+from xlalite.ir.types import TensorType
 
 CONV_OPS = frozenset({"xl.conv2d", "xl.conv2d_grad_input", "xl.conv2d_grad_weight"})
 ALIGN = 64  # scratch regions start on cache-line boundaries
@@ -37,10 +37,12 @@ def _aligned(nbytes: int) -> int:
     return -(-nbytes // ALIGN) * ALIGN
 
 
-def scratch_plan(conv: Op, full_product: bool) -> tuple[int, int, list[int]]:
-    """(images per chunk, row pitch, region end offsets in bytes) of a float conv-family op:
-    regions are the columns, the O-row matrix, padded input planes (stride 1 with padding)
-    and, if `full_product`, the whole result (for an epilogue that reads out's old value)."""
+def scratch_plan(conv: Op, slots: int, full_product: bool) -> tuple[int, int, list[int]]:
+    """(images per chunk, row pitch, region end offsets in bytes) of a float conv-family op.
+
+    Regions: the columns, the O-row matrix and padded input planes (stride 1 with padding),
+    each `slots` times; for grad_weight `slots` partial sums; and, if `full_product`, the whole
+    result (for an epilogue that reads out's old value)."""
     first, second = (v.type.shape for v in conv.operands)
     result = conv.results[0].type
     y, w = {"xl.conv2d": (result.shape, second), "xl.conv2d_grad_weight": (second, result.shape),
@@ -55,7 +57,8 @@ def scratch_plan(conv: Op, full_product: bool) -> tuple[int, int, list[int]]:
     ckk = math.prod(w[1:])
     itemsize = result.dtype.numpy.itemsize
     chunk = max(1, min(n, CHUNK_BYTES // (((ckk + o) * oh * pitch + planes) * itemsize)))
-    counts = [ckk * chunk * oh * pitch, o * chunk * oh * pitch, chunk * planes,
+    counts = [slots * ckk * chunk * oh * pitch, slots * o * chunk * oh * pitch, slots * chunk * planes,
+              slots * o * ckk if conv.name == "xl.conv2d_grad_weight" else 0,
               result.size if full_product else 0]
     ends, at = [], 0
     for c in counts:
@@ -64,40 +67,65 @@ def scratch_plan(conv: Op, full_product: bool) -> tuple[int, int, list[int]]:
     return chunk, pitch, ends
 
 
-def conv_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, approx: bool,
-                in_place: bool) -> tuple[str, int, tuple[int, ...]]:
-    """Source of the kernel for a conv-family anchor (+ epilogue), its scratch bytes and its
-    integer arguments (chunk, pitch, region ends).
+@dataclass
+class ConvCall:
+    """What the driver runs for a conv-family group: library calls, then an epilogue kernel."""
 
-    `in_place`: ``out`` aliases an input the epilogue reads, so the convolution is formed in
-    scratch first."""
+    lines: list[str]  # driver statements (they may slice the executable's ``scratch``)
+    scratch: int  # scratch bytes they need
+    epilogue: str | None = None  # source of the elementwise epilogue kernel, if any
+    epilogue_args: list[str] = field(default_factory=list)  # its array arguments, in order
+    product_type: TensorType | None = None  # the convolution's type when formed apart (last arg)
+
+
+def conv_call(ops: Sequence[Op], inputs: Sequence[Value], root: Value, ins: Sequence[str],
+              dest: str, approx: bool, in_place: bool, slots: int, parallel: bool) -> ConvCall:
+    """The driver code for a conv-family anchor (+ epilogue) reading `ins`, writing `dest`.
+
+    The driver calls convlib itself rather than through a generated kernel: a kernel that
+    calls convlib links its whole code and LLVM optimizes it again for every kernel (7-12 s
+    per layer, cold), while a call from Python reuses the one compiled copy. Numbers go in as
+    Python ints, so every layer shares one compiled signature. `in_place`: `dest` aliases an
+    input the epilogue reads, so the convolution is formed in scratch first. `slots`:
+    parallel workers the chunks are spread over."""
     (conv,) = [op for op in ops if op.name in CONV_OPS]
     a = conv.attributes
-    dtype = conv.results[0].type.dtype
-    p, q = (f"in{inputs.index(v)}" for v in conv.operands)
+    result = conv.results[0].type
+    dtype = result.dtype
+    x, w = (ins[inputs.index(v)] for v in conv.operands)
     has_epilogue = root is not conv.results[0]
-    product = "prod" if in_place and has_epilogue else "out"
+    # the epilogue's result cannot hold the convolution if it aliases an input the epilogue
+    # reads, or has another element type (a comparison, a cast)
+    separate = has_epilogue and (in_place or root.type.dtype != dtype)
+    product = "prod" if separate else dest
     (top, bottom), (left, right) = a["padding"]
-    params = [f"in{k}" for k in range(len(inputs))] + ["out"]
+    stride, dilation = tuple(a["stride"]), tuple(a["dilation"])
+    lines: list[str] = []
     if not dtype.is_float:  # integer conv2d: direct loops (BLAS has no integer GEMM)
-        lines = [f"def kernel({', '.join(params)}):"]
         if product == "prod":
-            lines.append("    prod = np.empty(out.shape, out.dtype)")
-        lines.append(f"    convlib.conv2d_int({p}, {q}, {product}, {a['stride']}, {(top, left)}, "
-                     f"{a['dilation']}, {a['groups']})")
-        scratch, extents = 0, ()
+            lines.append(f"    prod = empty({result.shape}, np.{dtype.numpy.name})")
+        lines.append(f"    convlib.conv2d_int({x}, {w}, {product}, {stride}, {(top, left)}, "
+                     f"{dilation}, {a['groups']})")
+        scratch = 0
     else:
-        chunk, pitch, ends = scratch_plan(conv, product == "prod")
-        lines = [f"def kernel({', '.join(params + ['scratch', 'chunk', 'pitch', 'b1', 'b2', 'b3', 'b4'])}):"]
+        chunk, pitch, ends = scratch_plan(conv, slots, product == "prod")
         view = f".view(np.{dtype.numpy.name})"
-        lines += [f"    colbuf = scratch[:b1]{view}", f"    tbuf = scratch[b1:b2]{view}",
-                  f"    pbuf = scratch[b2:b3]{view}"]
+        starts = [0, *ends[:-1]]
+        for name, lo, hi in zip(("colbuf", "tbuf", "pbuf", "accbuf"), starts, ends):
+            lines.append(f"    {name} = scratch[{lo}:{hi}]{view}")
         if product == "prod":
-            lines.append(f"    prod = scratch[b3:b4]{view}[:out.size].reshape(out.shape)")
-        geometry = f"{a['stride']}, {(top, left)}, {(bottom, right)}, {a['dilation']}, {a['groups']}"
-        lines.append(f"    convlib.{_FUNCTIONS[conv.name]}({p}, {q}, {product}, colbuf, tbuf, pbuf, "
-                     f"{geometry}, chunk, pitch)")
-        scratch, extents = ends[-1], (chunk, pitch, *ends)
+            lines.append(f"    prod = scratch[{ends[3]}:{ends[3] + result.nbytes}]{view}"
+                         f".reshape({result.shape})")
+        acc = "accbuf, " if conv.name == "xl.conv2d_grad_weight" else ""
+        lines.append(f"    convlib.{_FUNCTIONS[conv.name]}({x}, {w}, {product}, colbuf, tbuf, pbuf, "
+                     f"{acc}{stride}, {(top, left)}, {(bottom, right)}, {dilation}, {a['groups']}, "
+                     f"{chunk}, {pitch}, {slots})")
+        scratch = ends[-1]
+    call = ConvCall(lines, scratch, product_type=result if separate else None)
     if has_epilogue:
-        epilogue(lines, conv, inputs, root, product, approx)
-    return "\n".join(lines) + "\n", scratch, extents
+        params = [f"in{k}" for k in range(len(inputs))] + ["out"] + (["prod"] if product == "prod" else [])
+        body = [f"def kernel({', '.join(params)}):"]
+        epilogue(body, conv, inputs, root, "prod" if product == "prod" else "out", approx, parallel)
+        call.epilogue = "\n".join(body) + "\n"
+        call.epilogue_args = list(ins) + [dest] + (["prod"] if product == "prod" else [])
+    return call

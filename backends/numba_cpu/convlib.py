@@ -17,7 +17,9 @@ negative-index wraparound select per element, which kept these short loops from 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
+
+from xlalite.backends.numba_cpu.blas import gemm
 
 U = np.uint64
 
@@ -207,64 +209,80 @@ def uncolumns(cols, n0, n1, c0, dx, pbuf, kh, kw, stride, low, high, dilation, o
 
 # ------------------------------------------------------------------ the three ops
 # Each works on `chunk` images at a time so the chunk's columns stay in the L2 cache between
-# im2col and the GEMM (4x faster than one GEMM over the whole batch on LeNet's layers).
-# colbuf, tbuf, pbuf: flat scratch for the columns, the O-row matrix and padded planes.
+# im2col and the GEMM (4x faster than one GEMM over the whole batch on LeNet's layers), and
+# spreads the chunks over `slots` parallel workers (chunk c goes to slot c % slots, so the
+# split is fixed). colbuf, tbuf, pbuf are flat scratch holding `slots` equal parts: the
+# columns, the O-row matrix and padded planes of one chunk each.
 
 @njit(cache=True)
-def conv2d(x, w, out, colbuf, tbuf, pbuf, stride, low, high, dilation, groups, chunk, pitch):
+def _part(buf, slot, slots):
+    size = buf.shape[0] // slots
+    return buf[slot * size:(slot + 1) * size]
+
+
+@njit(cache=True, parallel=True)
+def conv2d(x, w, out, colbuf, tbuf, pbuf, stride, low, high, dilation, groups, chunk, pitch,
+           slots):
     """out = conv2d(x, w): per chunk and group, W_g @ columns(x), moved into N,O,OH,OW."""
     n, (o, cg, kh, kw), (oh, ow) = x.shape[0], w.shape, (out.shape[2], out.shape[3])
     og, ckk = o // groups, cg * kh * kw
-    wm = w.reshape((o, ckk))
-    for n0 in range(0, n, chunk):
-        n1 = min(n, n0 + chunk)
-        m = (n1 - n0) * oh * pitch
-        cols, prod = colbuf[:ckk * m].reshape((ckk, m)), tbuf[:o * m].reshape((o, m))
-        for g in range(groups):
-            columns(x, n0, n1, g * cg, cols, pbuf, kh, kw, stride, low, high, dilation, oh, ow, False)
-            np.dot(wm[g * og:(g + 1) * og], cols, prod[g * og:(g + 1) * og])
-        rows_to_nchw(prod, n0, n1, out, pitch)
+    wf = w.reshape(-1)
+    for slot in prange(slots):
+        cb, tb, pb = _part(colbuf, slot, slots), _part(tbuf, slot, slots), _part(pbuf, slot, slots)
+        for n0 in range(slot * chunk, n, slots * chunk):
+            n1 = min(n, n0 + chunk)
+            m = (n1 - n0) * oh * pitch
+            cols = cb[:ckk * m].reshape((ckk, m))
+            for g in range(groups):
+                columns(x, n0, n1, g * cg, cols, pb, kh, kw, stride, low, high, dilation, oh, ow, False)
+                gemm(0, 0, og, m, ckk, wf, g * og * ckk, ckk, cb, 0, m, 0.0, tb, g * og * m, m)
+            rows_to_nchw(tb[:o * m].reshape((o, m)), n0, n1, out, pitch)
 
 
-@njit(cache=True)
-def conv2d_grad_weight(x, g, dw, colbuf, tbuf, pbuf, stride, low, high, dilation, groups, chunk,
-                       pitch):
-    """dw = conv2d_grad_weight(x, g): per group, the sum over chunks of g_rows @ columns(x)^T."""
+@njit(cache=True, parallel=True)
+def conv2d_grad_weight(x, g, dw, colbuf, tbuf, pbuf, accbuf, stride, low, high, dilation, groups,
+                       chunk, pitch, slots):
+    """dw = conv2d_grad_weight(x, g): each slot sums g_rows @ columns(x)^T over its chunks
+    into its part of `accbuf`; the slots' sums are then added in slot order."""
     n, (o, cg, kh, kw), (oh, ow) = x.shape[0], dw.shape, (g.shape[2], g.shape[3])
     og, ckk = o // groups, cg * kh * kw
-    dwm = dw.reshape((o, ckk))
-    part = np.empty((og, ckk), dw.dtype)
-    for n0 in range(0, n, chunk):
-        n1 = min(n, n0 + chunk)
-        m = (n1 - n0) * oh * pitch
-        cols, gt = colbuf[:ckk * m].reshape((ckk, m)), tbuf[:o * m].reshape((o, m))
-        nchw_to_rows(g, n0, n1, gt, pitch)
-        for gi in range(groups):
-            columns(x, n0, n1, gi * cg, cols, pbuf, kh, kw, stride, low, high, dilation, oh, ow, True)
-            rows = dwm[gi * og:(gi + 1) * og]
-            if n0 == 0:
-                np.dot(gt[gi * og:(gi + 1) * og], cols.T, rows)
-            else:
-                np.dot(gt[gi * og:(gi + 1) * og], cols.T, part)
-                rows += part
+    for slot in prange(slots):
+        cb, tb, pb = _part(colbuf, slot, slots), _part(tbuf, slot, slots), _part(pbuf, slot, slots)
+        acc = _part(accbuf, slot, slots)
+        acc[:o * ckk] = 0
+        for n0 in range(slot * chunk, n, slots * chunk):
+            n1 = min(n, n0 + chunk)
+            m = (n1 - n0) * oh * pitch
+            cols = cb[:ckk * m].reshape((ckk, m))
+            nchw_to_rows(g, n0, n1, tb[:o * m].reshape((o, m)), pitch)
+            for gi in range(groups):
+                columns(x, n0, n1, gi * cg, cols, pb, kh, kw, stride, low, high, dilation, oh, ow, True)
+                gemm(0, 1, og, ckk, m, tb, gi * og * m, m, cb, 0, m, 1.0, acc, gi * og * ckk, ckk)
+    dwf = dw.reshape(-1)
+    dwf[:] = _part(accbuf, 0, slots)[:o * ckk]
+    for slot in range(1, slots):
+        dwf += _part(accbuf, slot, slots)[:o * ckk]
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def conv2d_grad_input(g, w, dx, colbuf, tbuf, pbuf, stride, low, high, dilation, groups, chunk,
-                      pitch):
+                      pitch, slots):
     """dx = conv2d_grad_input(g, w): per chunk and group, uncolumns(W_g^T @ g_rows)."""
     n, (o, cg, kh, kw), (oh, ow) = g.shape[0], w.shape, (g.shape[2], g.shape[3])
     og, ckk = o // groups, cg * kh * kw
-    wm = w.reshape((o, ckk))
-    dx[...] = 0
-    for n0 in range(0, n, chunk):
-        n1 = min(n, n0 + chunk)
-        m = (n1 - n0) * oh * pitch
-        cols, gt = colbuf[:ckk * m].reshape((ckk, m)), tbuf[:o * m].reshape((o, m))
-        nchw_to_rows(g, n0, n1, gt, pitch)
-        for gi in range(groups):
-            np.dot(wm[gi * og:(gi + 1) * og].T, gt[gi * og:(gi + 1) * og], cols)
-            uncolumns(cols, n0, n1, gi * cg, dx, pbuf, kh, kw, stride, low, high, dilation, oh, ow)
+    wf, plane = w.reshape(-1), dx.shape[1] * dx.shape[2] * dx.shape[3]
+    dxf = dx.reshape(-1)
+    for slot in prange(slots):
+        cb, tb, pb = _part(colbuf, slot, slots), _part(tbuf, slot, slots), _part(pbuf, slot, slots)
+        for n0 in range(slot * chunk, n, slots * chunk):
+            n1 = min(n, n0 + chunk)
+            m = (n1 - n0) * oh * pitch
+            dxf[n0 * plane:n1 * plane] = 0
+            nchw_to_rows(g, n0, n1, tb[:o * m].reshape((o, m)), pitch)
+            for gi in range(groups):
+                gemm(1, 0, ckk, m, og, wf, gi * og * ckk, ckk, tb, gi * og * m, m, 0.0, cb, 0, m)
+                uncolumns(cb[:ckk * m].reshape((ckk, m)), n0, n1, gi * cg, dx, pb, kh, kw, stride,
+                          low, high, dilation, oh, ow)
 
 
 @njit(cache=True)

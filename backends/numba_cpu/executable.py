@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from xlalite.backends.numba_cpu import blas, convlib
 from xlalite.backends.numba_cpu.cache import compile_for, load_kernel
 from xlalite.backends.numba_cpu.codegen import Program
+from xlalite.backends.numba_cpu.threads import SingleThreadedBlas
 from xlalite.ir.core import Module
 from xlalite.runtime.arena import Arena
 from xlalite.runtime.executable import Executable
@@ -20,6 +22,9 @@ class NumbaExecutable(Executable):
         super().__init__(module, program.function.name)
         self.program = program
         self.fastmath = fastmath
+        self._blas_limit = SingleThreadedBlas() if program.single_threaded_blas else None
+        if self._blas_limit is not None:
+            blas.warm_up()  # resolve BLAS on this thread before any worker thread needs it
         self.kernels = [load_kernel(k.source, k.parallel, fastmath) for k in program.kernels]
         self.arena = Arena(program.arena_bytes)
         self.scratch = Arena(program.scratch_bytes).buffer
@@ -30,13 +35,16 @@ class NumbaExecutable(Executable):
         self.views = tuple(self.arena.view(off, t) for off, t in program.views)
         self.consts = tuple(program.consts)
         self.pool = OutputPool()  # results are reused once the caller drops them
-        namespace: dict[str, object] = {"np": np, "empty": self.pool.empty}
+        namespace: dict[str, object] = {"np": np, "empty": self.pool.empty, "convlib": convlib}
         namespace.update({f"k{i}": fn for i, fn in enumerate(self.kernels)})
         exec(compile(program.driver, f"<xlalite driver @{module.main.name}>", "exec"), namespace)
         self._driver = namespace["run"]
 
     def run(self, args: list[np.ndarray]) -> tuple[np.ndarray, ...]:
-        return self._driver(args, self.consts, self.views, self.scratch)
+        if self._blas_limit is None:
+            return self._driver(args, self.consts, self.views, self.scratch)
+        with self._blas_limit:
+            return self._driver(args, self.consts, self.views, self.scratch)
 
     def source(self) -> str:
         """The generated kernels and driver, as Python source."""

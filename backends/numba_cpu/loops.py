@@ -285,10 +285,15 @@ def column_reduction_kernel(red: Op, inputs: Sequence[Value], root: Value, paral
     return "\n".join(lines) + "\n", tuple(src.type.shape[a] for a in axes)
 
 
-def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
-                  approx: bool = True, scratch: bool = False) -> str:
-    """BLAS (np.dot) per batch on canonical (B, M, K) x (B, K, N) layouts, then the
-    elementwise epilogue in place over ``out``. Serial: BLAS owns the cores."""
+def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, approx: bool,
+                  in_place: bool, slots: int) -> tuple[str, int, tuple[int, ...]]:
+    """BLAS on the canonical (B, M, K) x (B, K, N) layout (a plain matrix product passes
+    transposed operands as flags), split over `slots` threads (blas.py), then the elementwise
+    epilogue in place over ``out``. Returns the source, the scratch bytes it needs and its
+    integer arguments (flags and slots are arguments: as literals, each combination would
+    compile blas.matmul again).
+
+    `in_place`: out aliases an input the epilogue reads, so the product goes to scratch."""
     (dot,) = [op for op in ops if op.name == "xl.dot_general"]
     lhs, rhs = dot.operands
     if lhs not in inputs or rhs not in inputs:
@@ -297,7 +302,24 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
     from xlalite.ops.linalg import free_dims
 
     fa, fb = free_dims(lhs.type.rank, ca, ba), free_dims(rhs.type.rank, cb, bb)
-    lines = ["def kernel(" + ", ".join([f"in{k}" for k in range(len(inputs))] + ["out"]) + "):"]
+    li, ri = f"in{inputs.index(lhs)}", f"in{inputs.index(rhs)}"
+    has_epilogue = root is not dot.results[0]
+    dtype = dot.results[0].type.dtype
+    # out cannot hold the product if it aliases an input the epilogue reads, or has another
+    # element type (a comparison, a cast)
+    product = "prod" if has_epilogue and (in_place or root.type.dtype != dtype) else "out"
+    params = [f"in{k}" for k in range(len(inputs))] + ["out"] + (["scratch"] if product == "prod" else [])
+    plain = not ba and lhs.type.rank == rhs.type.rank == 2 and dtype.is_float and len(ca) == 1
+    if plain:
+        names, extents = ("trans_a", "trans_b", "slots"), (int(ca != (1,)), int(cb != (0,)), slots)
+    else:
+        names, extents = (("slots",), (slots,)) if dtype.is_float else ((), ())
+    params += names
+    lines = [f"def kernel({', '.join(params)}):"]
+    scratch = dot.results[0].type.nbytes if product == "prod" else 0
+    if product == "prod":
+        lines.append(f"    prod = scratch[:out.size * {dtype.numpy.itemsize}]"
+                     f".view(np.{dtype.numpy.name}).reshape(out.shape)")
 
     def arrange(name: str, perm: list[int], groups: list[list[int]], target: str) -> None:
         order = ", ".join(map(str, perm))
@@ -309,28 +331,16 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
             k += len(g)
         lines.append(f"    {target} = {target}_src.reshape(({', '.join(dims)},))")
 
-    li, ri = f"in{inputs.index(lhs)}", f"in{inputs.index(rhs)}"
-    product = "prod" if scratch and root is not dot.results[0] else "out"
-    if (not ba and lhs.type.rank == rhs.type.rank == 2 and lhs.type.dtype.is_float
-            and len(ca) == 1):
-        # plain matrix product: BLAS takes a transposed operand as a flag, so pass `.T`
-        # views (F-ordered) instead of copying the weight on every call
-        if product == "prod":
-            lines.append("    prod = np.empty(out.shape, out.dtype)")
-        a = li if ca == (1,) else f"{li}.T"
-        b = ri if cb == (0,) else f"{ri}.T"
-        lines.append(f"    np.dot({a}, {b}, {product})")
-        if root is not dot.results[0]:
+    if plain:  # BLAS takes a transposed operand as a flag, so the weight is never copied
+        lines.append(f"    blas.matmul({li}, trans_a, {ri}, trans_b, {product}, slots)")
+        if has_epilogue:
             epilogue(lines, dot, inputs, root, product, approx)
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n", scratch, extents
     arrange(li, list(ba) + fa + list(ca), [list(ba), fa, list(ca)], "a")
     arrange(ri, list(bb) + list(cb) + fb, [list(bb), list(cb), fb], "b")
-    # `scratch`: out aliases an input the epilogue reads, so the product goes elsewhere first
-    if product == "prod":
-        lines.append("    prod = np.empty(out.shape, out.dtype)")
     lines.append(f"    o = {product}.reshape((a.shape[0], a.shape[1], b.shape[2]))")
-    if lhs.type.dtype.is_float:
-        lines += ["    for bi in range(a.shape[0]):", "        np.dot(a[bi], b[bi], o[bi])"]
+    if dtype.is_float:
+        lines.append("    blas.batched(a, b, o, slots)")
     else:  # BLAS has no integer GEMM
         lines += ["    for bi in range(a.shape[0]):",
                   "        for i in range(a.shape[1]):",
@@ -339,13 +349,13 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
                   "                for k in range(a.shape[2]):",
                   "                    s += a[bi, i, k] * b[bi, k, j]",
                   "                o[bi, i, j] = s"]
-    if root is not dot.results[0]:  # epilogue over the matmul result, in place
+    if has_epilogue:  # epilogue over the matmul result, in place
         epilogue(lines, dot, inputs, root, product, approx)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", scratch, extents
 
 
 def epilogue(lines: list[str], anchor: Op, inputs: Sequence[Value], root: Value, product: str,
-              approx: bool) -> None:
+              approx: bool, parallel: bool = False) -> None:
     """out[i...] = root(i...), reading the anchor's result from `product`, in place."""
     rank = root.type.rank
     idx = tuple(f"i{d}" for d in range(rank))
@@ -353,7 +363,7 @@ def epilogue(lines: list[str], anchor: Op, inputs: Sequence[Value], root: Value,
     names[anchor.results[0]] = product
     gen = ExprGen({x: d + 1 for d, x in enumerate(idx)}, names, {}, itertools.count(), approx)
     result = gen.at(root, idx)
-    nest = _loops(idx, [f"out.shape[{d}]" for d in range(rank)], False)
+    nest = _loops(idx, [f"out.shape[{d}]" for d in range(rank)], parallel)
     body = _assemble("", nest, gen.buckets, [f"out[{index_text(idx)}] = {result}"])
     lines.extend(body.splitlines()[1:])
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from xlalite.backends.numba_cpu.conv import CONV_OPS, conv_kernel
+from xlalite.backends.numba_cpu.conv import CONV_OPS
 from xlalite.backends.numba_cpu.loops import (
     CodegenError,
     group_of,
@@ -21,7 +21,11 @@ from xlalite.backends.numba_cpu.loops import (
     reduction_kernel,
 )
 from xlalite.backends.numba_cpu.scalar import SCALAR
-from xlalite.backends.numba_cpu.window import window_kernel, window_max_grad_kernel
+from xlalite.backends.numba_cpu.window import (
+    max_grad_parallel_safe,
+    window_kernel,
+    window_max_grad_kernel,
+)
 from xlalite.ir.core import Op
 from xlalite.passes.fuse import REDUCTION_ANCHORS, is_unit_reshape
 
@@ -112,12 +116,13 @@ def _argmax(op: Op) -> Kernel:
                   f"    lib.argmax3(in0.reshape(({p}, {x.shape[axis]}, {q})), out.reshape(({p}, {q})))\n")
 
 
-def _window(op: Op) -> Kernel:
-    return Kernel(window_kernel(op))
+def _window(op: Op, parallel: bool) -> Kernel:
+    return Kernel(window_kernel(op, parallel), parallel)
 
 
-def _window_max_grad(op: Op) -> Kernel:
-    return Kernel(window_max_grad_kernel(op))
+def _window_max_grad(op: Op, parallel: bool) -> Kernel:
+    parallel = parallel and max_grad_parallel_safe(op)
+    return Kernel(window_max_grad_kernel(op, parallel), parallel)
 
 
 def _rng(op: Op) -> Kernel:
@@ -135,10 +140,13 @@ KERNELS: dict[str, Callable[[Op], Kernel]] = {
     "xl.gather": _gather,
     "xl.scatter_add": _scatter_add,
     "xl.argmax": _argmax,
+    "xl.rng": _rng,
+}
+#: Windowed ops, whose kernels can run their outermost loop in parallel.
+WINDOW_KERNELS: dict[str, Callable[[Op, bool], Kernel]] = {
     "xl.reduce_window_max": _window,
     "xl.reduce_window_avg": _window,
     "xl.reduce_window_max_grad": _window_max_grad,
-    "xl.rng": _rng,
 }
 #: Ops run by the driver itself rather than a compiled kernel.
 DRIVER_OPS = frozenset({"xl.constant", "xl.debug_print"})
@@ -147,28 +155,31 @@ LOOP_OPS = frozenset(SCALAR) | {"xl.broadcast_in_dim", "xl.iota", "xl.constant"}
 
 
 def supported(name: str) -> bool:
-    return (name in KERNELS or name in DRIVER_OPS or name in LOOP_OPS
+    return (name in KERNELS or name in WINDOW_KERNELS or name in DRIVER_OPS or name in LOOP_OPS
             or name in REDUCTION_ANCHORS
             or name in CONV_OPS
             or name in ("xl.dot_general", "xl.fusion", "xl.custom_vjp"))  # custom_vjp: inlined
 
 
-def kernel_for(op: Op, parallel: bool, approx: bool = True) -> Kernel:
-    """The kernel computing top-level `op` (a fusion group or a single op); `approx` lets f32
-    exp/tanh/logistic use the vectorizable approximations of mathlib.py."""
+def kernel_for(op: Op, parallel: bool, approx: bool = True, slots: int = 1) -> Kernel:
+    """The kernel computing top-level `op` (a fusion group or a single op). `parallel`: a
+    prange loop; `slots`: threads matrix products and convolutions are split over; `approx`
+    lets f32 exp/tanh/logistic use the vectorizable approximations of mathlib.py."""
     kind = op.attributes.get("kind") if op.name == "xl.fusion" else None
     in_place = max(op.attributes.get("mem.inplace", (-1,))) >= 0
     ops, inputs, root = group_of(op)
     if any(o.name in CONV_OPS for o in ops):
-        source, scratch, extents = conv_kernel(ops, inputs, root, approx, in_place)
-        return Kernel(source, extents=extents, scratch=scratch)
+        raise CodegenError("convolutions are library calls of the driver (conv.conv_call)")
     if kind == "matmul" or op.name == "xl.dot_general":
-        return Kernel(matmul_kernel(ops, inputs, root, approx, scratch=in_place))
+        source, scratch, extents = matmul_kernel(ops, inputs, root, approx, in_place, slots)
+        return Kernel(source, extents=extents, scratch=scratch)
     if kind == "reduction" or op.name in REDUCTION_ANCHORS:
         source, extents = reduction_kernel(ops, inputs, root, parallel, approx)
         return Kernel(source, parallel, extents)
     if kind == "loop" or op.name in LOOP_OPS or is_unit_reshape(op):
         return Kernel(loop_kernel(ops, inputs, root, parallel, approx), parallel)
+    if op.name in WINDOW_KERNELS:
+        return WINDOW_KERNELS[op.name](op, parallel)
     if op.name in KERNELS:
         return KERNELS[op.name](op)
     raise CodegenError(f"numba-cpu has no kernel for '{op.name}'")

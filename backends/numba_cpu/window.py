@@ -36,26 +36,26 @@ def _window_loops(op: Op, lines: list[str], depth: int) -> tuple[int, str]:
     return depth, ", ".join(f"p{d}" for d in range(rank)) or "()"
 
 
-def _output_loops(lines: list[str], rank: int, extent: str) -> int:
+def _output_loops(lines: list[str], rank: int, extent: str, parallel: bool) -> int:
     for d in range(rank):
-        lines.append(_pad(d + 1) + f"for o{d} in range({extent}.shape[{d}]):")
+        loop = "prange" if parallel and d == 0 else "range"
+        lines.append(_pad(d + 1) + f"for o{d} in {loop}({extent}.shape[{d}]):")
     return rank + 1
 
 
-def window_kernel(op: Op) -> str:
+def window_kernel(op: Op, parallel: bool) -> str:
     """out[o] = max (or mean) of x over the window of o; padding is the max's identity or 0,
     and the mean divides by the whole window (padding counts, as count_include_pad)."""
     x = op.operands[0].type
     is_max = op.name.endswith("max")
     lines = ["def kernel(in0, out):"]
-    depth = _output_loops(lines, x.rank, "out")
+    depth = _output_loops(lines, x.rank, "out", parallel)
     init = literal(identity("max" if is_max else "sum", x.dtype.numpy).item(), x.dtype)
     lines.append(_pad(depth) + f"acc = {init}")
     inner, index = _window_loops(op, lines, depth)
     if is_max:
         lines += [_pad(inner) + f"v = in0[{index}]",
-                  _pad(inner) + "if v > acc or v != v:",
-                  _pad(inner + 1) + "acc = v"]
+                  _pad(inner) + "acc = v if (v > acc or v != v) else acc"]
         result = "acc"
     else:
         lines.append(_pad(inner) + f"acc += in0[{index}]")
@@ -65,23 +65,36 @@ def window_kernel(op: Op) -> str:
     return "\n".join(lines) + "\n"
 
 
-def window_max_grad_kernel(op: Op) -> str:
+def max_grad_parallel_safe(op: Op) -> bool:
+    """Whether windows never overlap along dim 0, so threads taking different o0 never add
+    into the same input element."""
+    a = op.attributes
+    return op.operands[0].type.rank > 0 and a["strides"][0] >= a["window"][0]
+
+
+def window_max_grad_kernel(op: Op, parallel: bool) -> str:
     """out = reduce_window_max_grad(x, g): g[o] is added where the window of o first holds its
-    maximum (the first NaN, if any), scanning offsets in row-major order."""
+    maximum (the first NaN, if any), scanning offsets in row-major order.
+
+    Two passes per window: its maximum (a select LLVM vectorizes), then the first position
+    equal to it, claimed with selects. A single pass that tracks the argmax with branches ran
+    about twice as slowly: the branch on random data is unpredictable."""
     x = op.operands[0].type
     rank = x.rank
     lines = ["def kernel(in0, in1, out):", "    out.reshape(-1)[:] = 0"]
-    depth = _output_loops(lines, rank, "in1")
-    lines.append(_pad(depth) + "found = False")
-    lines.append(_pad(depth) + f"best = {literal(0, x.dtype)}")
-    lines.extend(_pad(depth) + f"q{d} = 0" for d in range(rank))
+    depth = _output_loops(lines, rank, "in1", parallel and max_grad_parallel_safe(op))
+    init = literal(identity("max", x.dtype.numpy).item(), x.dtype)
+    zero = literal(0, x.dtype)
+    lines.append(_pad(depth) + f"best = {init}")
     inner, index = _window_loops(op, lines, depth)
     lines += [_pad(inner) + f"v = in0[{index}]",
-              _pad(inner) + "if not found or v > best or (v != v and best == best):",
-              _pad(inner + 1) + "found = True",
-              _pad(inner + 1) + "best = v"]
-    lines.extend(_pad(inner + 1) + f"q{d} = p{d}" for d in range(rank))
+              _pad(inner) + "best = v if (v > best or v != v) else best"]
     outs = ", ".join(f"o{d}" for d in range(rank)) or "()"
-    where = ", ".join(f"q{d}" for d in range(rank)) or "()"
-    lines += [_pad(depth) + "if found:", _pad(depth + 1) + f"out[{where}] += in1[{outs}]"]
+    lines += [_pad(depth) + "nan = best != best", _pad(depth) + f"g = in1[{outs}]",
+              _pad(depth) + "taken = False"]
+    inner, index = _window_loops(op, lines, depth)
+    lines += [_pad(inner) + f"v = in0[{index}]",
+              _pad(inner) + "hit = (not taken) & ((v == best) | (nan & (v != v)))",
+              _pad(inner) + f"out[{index}] += g if hit else {zero}",
+              _pad(inner) + "taken = taken | hit"]
     return "\n".join(lines) + "\n"
