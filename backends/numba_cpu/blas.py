@@ -95,6 +95,9 @@ def matmul(a, trans_a, b, trans_b, c, slots):
     m, n = c.shape
     k = a.shape[0] if trans_a else a.shape[1]
     af, bf, cf = a.reshape(-1), b.reshape(-1), c.reshape(-1)
+    if slots == 1:  # on this thread: a parallel region of one would run on a worker thread
+        gemm(trans_a, trans_b, m, n, k, af, 0, a.shape[1], bf, 0, b.shape[1], 0.0, cf, 0, n)
+        return
     step = -(-m // slots)
     for s in prange(slots):
         r0 = s * step
@@ -115,6 +118,10 @@ def batched(a, b, c, slots):
             matmul(a[i], 0, b[i], 0, c[i], slots)
         return
     af, bf, cf = a.reshape(-1), b.reshape(-1), c.reshape(-1)
+    if slots == 1:
+        for i in range(nb):
+            gemm(0, 0, m, n, k, af, i * m * k, k, bf, i * k * n, n, 0.0, cf, i * m * n, n)
+        return
     for s in prange(slots):
         for i in range(s, nb, slots):
             gemm(0, 0, m, n, k, af, i * m * k, k, bf, i * k * n, n, 0.0, cf, i * m * n, n)

@@ -220,23 +220,52 @@ def _part(buf, slot, slots):
     return buf[slot * size:(slot + 1) * size]
 
 
+@njit(cache=True)
+def _conv2d_slot(slot, slots, x, w, out, colbuf, tbuf, pbuf, stride, low, high, dilation, groups,
+                 chunk, pitch):
+    n, (o, cg, kh, kw), (oh, ow) = x.shape[0], w.shape, (out.shape[2], out.shape[3])
+    og, ckk = o // groups, cg * kh * kw
+    wf = w.reshape(-1)
+    cb, tb, pb = _part(colbuf, slot, slots), _part(tbuf, slot, slots), _part(pbuf, slot, slots)
+    for n0 in range(slot * chunk, n, slots * chunk):
+        n1 = min(n, n0 + chunk)
+        m = (n1 - n0) * oh * pitch
+        cols = cb[:ckk * m].reshape((ckk, m))
+        for g in range(groups):
+            columns(x, n0, n1, g * cg, cols, pb, kh, kw, stride, low, high, dilation, oh, ow, False)
+            gemm(0, 0, og, m, ckk, wf, g * og * ckk, ckk, cb, 0, m, 0.0, tb, g * og * m, m)
+        rows_to_nchw(tb[:o * m].reshape((o, m)), n0, n1, out, pitch)
+
+
 @njit(cache=True, parallel=True)
 def conv2d(x, w, out, colbuf, tbuf, pbuf, stride, low, high, dilation, groups, chunk, pitch,
            slots):
     """out = conv2d(x, w): per chunk and group, W_g @ columns(x), moved into N,O,OH,OW."""
-    n, (o, cg, kh, kw), (oh, ow) = x.shape[0], w.shape, (out.shape[2], out.shape[3])
-    og, ckk = o // groups, cg * kh * kw
-    wf = w.reshape(-1)
+    if slots == 1:  # on this thread: a parallel region of one would run on a worker thread
+        _conv2d_slot(0, 1, x, w, out, colbuf, tbuf, pbuf, stride, low, high, dilation, groups,
+                     chunk, pitch)
+        return
     for slot in prange(slots):
-        cb, tb, pb = _part(colbuf, slot, slots), _part(tbuf, slot, slots), _part(pbuf, slot, slots)
-        for n0 in range(slot * chunk, n, slots * chunk):
-            n1 = min(n, n0 + chunk)
-            m = (n1 - n0) * oh * pitch
-            cols = cb[:ckk * m].reshape((ckk, m))
-            for g in range(groups):
-                columns(x, n0, n1, g * cg, cols, pb, kh, kw, stride, low, high, dilation, oh, ow, False)
-                gemm(0, 0, og, m, ckk, wf, g * og * ckk, ckk, cb, 0, m, 0.0, tb, g * og * m, m)
-            rows_to_nchw(tb[:o * m].reshape((o, m)), n0, n1, out, pitch)
+        _conv2d_slot(slot, slots, x, w, out, colbuf, tbuf, pbuf, stride, low, high, dilation,
+                     groups, chunk, pitch)
+
+
+@njit(cache=True)
+def _grad_weight_slot(slot, slots, x, g, dw, colbuf, tbuf, pbuf, accbuf, stride, low, high,
+                      dilation, groups, chunk, pitch):
+    n, (o, cg, kh, kw), (oh, ow) = x.shape[0], dw.shape, (g.shape[2], g.shape[3])
+    og, ckk = o // groups, cg * kh * kw
+    cb, tb, pb = _part(colbuf, slot, slots), _part(tbuf, slot, slots), _part(pbuf, slot, slots)
+    acc = _part(accbuf, slot, slots)
+    acc[:o * ckk] = 0
+    for n0 in range(slot * chunk, n, slots * chunk):
+        n1 = min(n, n0 + chunk)
+        m = (n1 - n0) * oh * pitch
+        cols = cb[:ckk * m].reshape((ckk, m))
+        nchw_to_rows(g, n0, n1, tb[:o * m].reshape((o, m)), pitch)
+        for gi in range(groups):
+            columns(x, n0, n1, gi * cg, cols, pb, kh, kw, stride, low, high, dilation, oh, ow, True)
+            gemm(0, 1, og, ckk, m, tb, gi * og * m, m, cb, 0, m, 1.0, acc, gi * og * ckk, ckk)
 
 
 @njit(cache=True, parallel=True)
@@ -244,45 +273,50 @@ def conv2d_grad_weight(x, g, dw, colbuf, tbuf, pbuf, accbuf, stride, low, high, 
                        chunk, pitch, slots):
     """dw = conv2d_grad_weight(x, g): each slot sums g_rows @ columns(x)^T over its chunks
     into its part of `accbuf`; the slots' sums are then added in slot order."""
-    n, (o, cg, kh, kw), (oh, ow) = x.shape[0], dw.shape, (g.shape[2], g.shape[3])
-    og, ckk = o // groups, cg * kh * kw
-    for slot in prange(slots):
-        cb, tb, pb = _part(colbuf, slot, slots), _part(tbuf, slot, slots), _part(pbuf, slot, slots)
-        acc = _part(accbuf, slot, slots)
-        acc[:o * ckk] = 0
-        for n0 in range(slot * chunk, n, slots * chunk):
-            n1 = min(n, n0 + chunk)
-            m = (n1 - n0) * oh * pitch
-            cols = cb[:ckk * m].reshape((ckk, m))
-            nchw_to_rows(g, n0, n1, tb[:o * m].reshape((o, m)), pitch)
-            for gi in range(groups):
-                columns(x, n0, n1, gi * cg, cols, pb, kh, kw, stride, low, high, dilation, oh, ow, True)
-                gemm(0, 1, og, ckk, m, tb, gi * og * m, m, cb, 0, m, 1.0, acc, gi * og * ckk, ckk)
+    if slots == 1:
+        _grad_weight_slot(0, 1, x, g, dw, colbuf, tbuf, pbuf, accbuf, stride, low, high,
+                          dilation, groups, chunk, pitch)
+    else:
+        for slot in prange(slots):
+            _grad_weight_slot(slot, slots, x, g, dw, colbuf, tbuf, pbuf, accbuf, stride, low,
+                              high, dilation, groups, chunk, pitch)
+    size = dw.size
     dwf = dw.reshape(-1)
-    dwf[:] = _part(accbuf, 0, slots)[:o * ckk]
+    dwf[:] = _part(accbuf, 0, slots)[:size]
     for slot in range(1, slots):
-        dwf += _part(accbuf, slot, slots)[:o * ckk]
+        dwf += _part(accbuf, slot, slots)[:size]
+
+
+@njit(cache=True)
+def _grad_input_slot(slot, slots, g, w, dx, colbuf, tbuf, pbuf, stride, low, high, dilation,
+                     groups, chunk, pitch):
+    n, (o, cg, kh, kw), (oh, ow) = g.shape[0], w.shape, (g.shape[2], g.shape[3])
+    og, ckk = o // groups, cg * kh * kw
+    wf, plane = w.reshape(-1), dx.shape[1] * dx.shape[2] * dx.shape[3]
+    dxf = dx.reshape(-1)
+    cb, tb, pb = _part(colbuf, slot, slots), _part(tbuf, slot, slots), _part(pbuf, slot, slots)
+    for n0 in range(slot * chunk, n, slots * chunk):
+        n1 = min(n, n0 + chunk)
+        m = (n1 - n0) * oh * pitch
+        dxf[n0 * plane:n1 * plane] = 0
+        nchw_to_rows(g, n0, n1, tb[:o * m].reshape((o, m)), pitch)
+        for gi in range(groups):
+            gemm(1, 0, ckk, m, og, wf, gi * og * ckk, ckk, tb, gi * og * m, m, 0.0, cb, 0, m)
+            uncolumns(cb[:ckk * m].reshape((ckk, m)), n0, n1, gi * cg, dx, pb, kh, kw, stride,
+                      low, high, dilation, oh, ow)
 
 
 @njit(cache=True, parallel=True)
 def conv2d_grad_input(g, w, dx, colbuf, tbuf, pbuf, stride, low, high, dilation, groups, chunk,
                       pitch, slots):
     """dx = conv2d_grad_input(g, w): per chunk and group, uncolumns(W_g^T @ g_rows)."""
-    n, (o, cg, kh, kw), (oh, ow) = g.shape[0], w.shape, (g.shape[2], g.shape[3])
-    og, ckk = o // groups, cg * kh * kw
-    wf, plane = w.reshape(-1), dx.shape[1] * dx.shape[2] * dx.shape[3]
-    dxf = dx.reshape(-1)
+    if slots == 1:
+        _grad_input_slot(0, 1, g, w, dx, colbuf, tbuf, pbuf, stride, low, high, dilation,
+                         groups, chunk, pitch)
+        return
     for slot in prange(slots):
-        cb, tb, pb = _part(colbuf, slot, slots), _part(tbuf, slot, slots), _part(pbuf, slot, slots)
-        for n0 in range(slot * chunk, n, slots * chunk):
-            n1 = min(n, n0 + chunk)
-            m = (n1 - n0) * oh * pitch
-            dxf[n0 * plane:n1 * plane] = 0
-            nchw_to_rows(g, n0, n1, tb[:o * m].reshape((o, m)), pitch)
-            for gi in range(groups):
-                gemm(1, 0, ckk, m, og, wf, gi * og * ckk, ckk, tb, gi * og * m, m, 0.0, cb, 0, m)
-                uncolumns(cb[:ckk * m].reshape((ckk, m)), n0, n1, gi * cg, dx, pb, kh, kw, stride,
-                          low, high, dilation, oh, ow)
+        _grad_input_slot(slot, slots, g, w, dx, colbuf, tbuf, pbuf, stride, low, high, dilation,
+                         groups, chunk, pitch)
 
 
 @njit(cache=True)

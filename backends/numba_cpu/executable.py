@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from xlalite.backends.numba_cpu import blas, convlib
@@ -22,6 +23,9 @@ class NumbaExecutable(Executable):
         super().__init__(module, program.function.name)
         self.program = program
         self.fastmath = fastmath
+        # the library kernels are parallel functions: their machine code needs Numba's
+        # threading layer loaded before it is linked, also into a serial kernel
+        numba.get_num_threads()
         self._blas_limit = SingleThreadedBlas() if program.single_threaded_blas else None
         if self._blas_limit is not None:
             blas.warm_up()  # resolve BLAS on this thread before any worker thread needs it

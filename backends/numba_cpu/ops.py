@@ -162,6 +162,15 @@ def supported(name: str) -> bool:
 
 
 def kernel_for(op: Op, parallel: bool, approx: bool = True, slots: int = 1) -> Kernel:
+    """The kernel computing top-level `op`; see _kernel_for. A kernel without a prange loop
+    (a full reduction, a rank-0 result) is compiled serial: Numba warns about the rest."""
+    kernel = _kernel_for(op, parallel, approx, slots)
+    if kernel.parallel and "prange(" not in kernel.source:
+        kernel = Kernel(kernel.source, False, kernel.extents, kernel.scratch)
+    return kernel
+
+
+def _kernel_for(op: Op, parallel: bool, approx: bool, slots: int) -> Kernel:
     """The kernel computing top-level `op` (a fusion group or a single op). `parallel`: a
     prange loop; `slots`: threads matrix products and convolutions are split over; `approx`
     lets f32 exp/tanh/logistic use the vectorizable approximations of mathlib.py."""
