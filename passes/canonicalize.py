@@ -9,6 +9,7 @@ worklist, so rewrites compose (``neg(neg(neg x)) => neg x``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,8 +45,20 @@ def try_fold(op: Op, rw: Rewriter, fold_limit: int) -> bool:
     return True
 
 
-def canonicalize_function(func: Function, fold_limit: int = DEFAULT_FOLD_LIMIT) -> dict[str, int]:
-    """Run the driver over `func`; returns statistics."""
+Pattern = Callable[[Op, Rewriter], bool]
+
+
+def declared_patterns(op: Op) -> Sequence[Pattern]:
+    """The canonicalization patterns `op`'s declaration lists."""
+    opdef = find_op(op.name)
+    return opdef.patterns if opdef is not None else ()
+
+
+def canonicalize_function(func: Function, fold_limit: int = DEFAULT_FOLD_LIMIT,
+                          patterns: Callable[[Op], Sequence[Pattern]] = declared_patterns,
+                          ) -> dict[str, int]:
+    """Run the driver over `func` with each op's `patterns` (its declared ones by default);
+    returns statistics."""
     rw = Rewriter()
     stats = {"ops-folded": 0, "patterns-applied": 0, "ops-removed": 0}
     worklist = [op for op in func.walk() if op.name not in TERMINATORS]
@@ -59,8 +72,7 @@ def canonicalize_function(func: Function, fold_limit: int = DEFAULT_FOLD_LIMIT) 
         elif try_fold(op, rw, fold_limit):
             stats["ops-folded"] += 1
         else:
-            opdef = find_op(op.name)
-            if opdef is None or not any(p(op, rw) for p in opdef.patterns):
+            if not any(p(op, rw) for p in patterns(op)):
                 continue
             stats["patterns-applied"] += 1
         worklist.extend(rw.take_touched())

@@ -5,11 +5,12 @@ Rules, from cheapest to most restrictive kind:
 * **elementwise / broadcast** producers (incl. splat constants and iota) are computed inline by
   any consumer that can absorb them: elementwise, broadcast and reduction ops. A producer with
   several consumers is duplicated into each (recomputation is cheaper than a round trip to
-  memory) unless some consumer cannot absorb it; then it is materialized once and read.
+  memory) unless some consumer cannot absorb it, or it would bring more than MAX_RECOMPUTE
+  ops with it; then it is materialized once and read.
 * **reductions** (``reduce_sum/max/min/prod``) absorb an elementwise prologue, and are absorbed
   as the anchor of an elementwise epilogue of the same shape (so a row softmax is three
   kernels: max, sum(exp(x - max)), exp(x - max) / sum).
-* **matmul-like** ops (``dot_general``, ``conv2d``) take no prologue (BLAS reads memory) but
+* **matmul-like** ops (``dot_general``, the conv2d family) take no prologue (BLAS reads memory) but
   anchor an elementwise epilogue of the same shape (bias add, activation).
 * **injective** and **opaque** ops run on their own.
 
@@ -80,6 +81,12 @@ class Group:
         return "reduction" if anchor.name in REDUCTION_ANCHORS else "matmul"
 
 
+#: the most ops a duplicated producer may bring with it into each consumer; beyond that it is
+#: computed once. Without a bound, a chain of multi-use values (an LSTM's cell state) would be
+#: recomputed from its start in every consumer: quadratic work in the chain's length.
+MAX_RECOMPUTE = 8
+
+
 class _Planner:
     """Decides groups for one block (top level of a function)."""
 
@@ -88,6 +95,15 @@ class _Planner:
         self.max_ops = max_ops
         self.materialized = {op: not (is_cheap_producer(op) and all(
             can_absorb(u.op) for r in op.results for u in r.uses)) for op in block.ops}
+        cost: dict[Op, int] = {}  # ops recomputed wherever `op` is computed inline
+        for op in block.ops:  # topological order: producers are decided first
+            if self.materialized[op]:
+                continue
+            cost[op] = 1 + sum(cost.get(v.defining_op, 0) for v in op.operands
+                               if v.defining_op is not None and not self.materialized[v.defining_op])
+            uses = sum(len(r.uses) for r in op.results)
+            if uses > 1 and cost[op] > MAX_RECOMPUTE:
+                self.materialized[op] = True
         self.absorbed: set[Op] = set()
 
     def groups(self) -> list[Group]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 PHASES: dict[str, str] = {
     "simplify": "canonicalize,cse,dce",  # algebra, folding, redundancy, dead code
+    "reassociate": "merge-dot-sums,cse,dce",  # rewrites that reorder float sums
     "fuse": "fuse",  # kernel formation
     "finalize": "plan-memory",  # buffer assignment; must be last
 }

@@ -164,6 +164,9 @@ func @sgd(%w: f32[1024], %g: f32[1024]) -> f32[1024] attributes {donate = [0]} {
     (out,) = exe(w, g)
     assert np.shares_memory(out, w)  # no copy: the parameter buffer was updated
     np.testing.assert_array_equal(out, np.zeros(1024, np.float32))
+    # the kernel reads the overwritten operand through `out` (one pointer LLVM can vectorize)
+    (kernel,) = [k.source for k in exe.program.kernels if " - " in k.source]  # the update
+    assert "= out[i0]" in kernel and "in0[" not in kernel, kernel
 
 
 def test_argument_errors_name_the_argument_and_both_types():

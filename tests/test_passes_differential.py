@@ -3,7 +3,8 @@ on random programs.
 
 Tolerance: exact. The passes never reorder floating-point arithmetic (folding runs the same
 NumPy references; fusion runs the same ops inside a region), so results must be identical up
-to the sign of zero, for f32 and f64 alike. The memory plan is checked by ``check_plan``.
+to the sign of zero, for f32 and f64 alike; the one exception, merge-dot-sums (the
+"reassociate" phase), is checked to rounding. The memory plan is checked by ``check_plan``.
 """
 
 import numpy as np
@@ -43,6 +44,25 @@ def test_passes_preserve_results(module):
         if spec.endswith("finalize") or spec == "plan-memory":
             assert check_plan(copy.main) == []
         assert print_module(parse_module(print_module(copy))) == print_module(copy)
+
+
+@settings(max_examples=scaled(100))
+@given(programs())
+def test_reassociating_pipeline_matches_up_to_rounding(module):
+    """merge-dot-sums reorders float sums: the numba-cpu pipeline matches to rounding."""
+    text = print_module(module)
+    args = random_inputs(module)
+    with np.errstate(all="ignore"):
+        expected = run_function(module.main, args)
+    copy = parse_module(text)
+    run_pipeline(copy, "simplify,reassociate,fuse,finalize")
+    with np.errstate(all="ignore"):
+        got = run_function(copy.main, args)
+    for x, y in zip(expected, got, strict=True):
+        assert x.shape == y.shape and x.dtype == y.dtype
+        rtol = 1e-5 if x.dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(y, x, rtol=rtol, atol=rtol * max(1.0, float(np.nanmax(
+            np.abs(x), initial=0.0, where=np.isfinite(x)))), equal_nan=True)
 
 
 @pytest.mark.parametrize("spec", ["simplify,fuse,finalize"])

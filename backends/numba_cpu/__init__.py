@@ -46,7 +46,7 @@ class NumbaCPUBackend(Backend):
         self.exact_math = exact_math
 
     def default_pipeline(self) -> str:
-        return compose("simplify", "fuse", "finalize")
+        return compose("simplify", "reassociate", "fuse", "finalize")
 
     def supports(self, op_name: str) -> bool:
         return supported(op_name)

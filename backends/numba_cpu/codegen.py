@@ -132,8 +132,8 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
         parallel_op = allow_parallel and work >= min_work
         group, inputs, root = group_of(op)
         if any(o.name in CONV_OPS for o in group):
-            in_place = max(op.attributes.get("mem.inplace", (-1,))) >= 0
-            conv = conv_call(group, inputs, root, ins, dest, not exact_math, in_place, slots,
+            alias = op.attributes.get("mem.inplace", (-1,))[0]
+            conv = conv_call(group, inputs, root, ins, dest, not exact_math, alias, slots,
                              parallel_op)
             lines.extend(conv.lines)
             prog.scratch_bytes = max(prog.scratch_bytes, conv.scratch)

@@ -79,15 +79,15 @@ class ConvCall:
 
 
 def conv_call(ops: Sequence[Op], inputs: Sequence[Value], root: Value, ins: Sequence[str],
-              dest: str, approx: bool, in_place: bool, slots: int, parallel: bool) -> ConvCall:
+              dest: str, approx: bool, alias: int, slots: int, parallel: bool) -> ConvCall:
     """The driver code for a conv-family anchor (+ epilogue) reading `ins`, writing `dest`.
 
     The driver calls convlib itself rather than through a generated kernel: a kernel that
     calls convlib links its whole code and LLVM optimizes it again for every kernel (7-12 s
     per layer, cold), while a call from Python reuses the one compiled copy. Numbers go in as
-    Python ints, so every layer shares one compiled signature. `in_place`: `dest` aliases an
-    input the epilogue reads, so the convolution is formed in scratch first. `slots`:
-    parallel workers the chunks are spread over."""
+    Python ints, so every layer shares one compiled signature. `alias`: the input `dest`
+    overwrites in place (-1: none); the epilogue reads it, so the convolution is then formed
+    in scratch first. `slots`: parallel workers the chunks are spread over."""
     (conv,) = [op for op in ops if op.name in CONV_OPS]
     a = conv.attributes
     result = conv.results[0].type
@@ -96,7 +96,7 @@ def conv_call(ops: Sequence[Op], inputs: Sequence[Value], root: Value, ins: Sequ
     has_epilogue = root is not conv.results[0]
     # the epilogue's result cannot hold the convolution if it aliases an input the epilogue
     # reads, or has another element type (a comparison, a cast)
-    separate = has_epilogue and (in_place or root.type.dtype != dtype)
+    separate = has_epilogue and (alias >= 0 or root.type.dtype != dtype)
     product = "prod" if separate else dest
     (top, bottom), (left, right) = a["padding"]
     stride, dilation = tuple(a["stride"]), tuple(a["dilation"])
@@ -125,7 +125,8 @@ def conv_call(ops: Sequence[Op], inputs: Sequence[Value], root: Value, ins: Sequ
     if has_epilogue:
         params = [f"in{k}" for k in range(len(inputs))] + ["out"] + (["prod"] if product == "prod" else [])
         body = [f"def kernel({', '.join(params)}):"]
-        epilogue(body, conv, inputs, root, "prod" if product == "prod" else "out", approx, parallel)
+        epilogue(body, conv, inputs, root, "prod" if product == "prod" else "out", approx, parallel,
+                 alias)
         call.epilogue = "\n".join(body) + "\n"
         call.epilogue_args = list(ins) + [dest] + (["prod"] if product == "prod" else [])
     return call

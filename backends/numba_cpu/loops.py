@@ -121,13 +121,20 @@ def _assemble(header: str, nest: list[str], buckets: dict[int, list[str]], store
     return "\n".join(lines) + "\n"
 
 
+def input_names(inputs: Sequence[Value], alias: int = -1) -> dict[Value, str]:
+    """Kernel names of the inputs; the one `out` overwrites in place (`alias`) is read as
+    ``out``. LLVM can then see that each element is read before it is written at the same
+    index; as two arguments, a runtime overlap test fails and the loop runs scalar (10x)."""
+    return {v: "out" if k == alias else f"in{k}" for k, v in enumerate(inputs)}
+
+
 def loop_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, parallel: bool,
-                approx: bool = True) -> str:
-    """out[i...] = root(i...) over the root's shape."""
+                approx: bool = True, alias: int = -1) -> str:
+    """out[i...] = root(i...) over the root's shape; input `alias` shares out's storage."""
     rank = root.type.rank
     idx = tuple(f"i{d}" for d in range(rank))
-    gen = ExprGen({x: d + 1 for d, x in enumerate(idx)},
-                  {v: f"in{k}" for k, v in enumerate(inputs)}, {}, itertools.count(), approx)
+    gen = ExprGen({x: d + 1 for d, x in enumerate(idx)}, input_names(inputs, alias), {},
+                  itertools.count(), approx)
     result = gen.at(root, idx)
     params = ", ".join([f"in{k}" for k in range(len(inputs))] + ["out"])
     nest = _loops(idx, [f"out.shape[{d}]" for d in range(rank)], parallel)
@@ -286,14 +293,14 @@ def column_reduction_kernel(red: Op, inputs: Sequence[Value], root: Value, paral
 
 
 def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, approx: bool,
-                  in_place: bool, slots: int) -> tuple[str, int, tuple[int, ...]]:
+                  alias: int, slots: int) -> tuple[str, int, tuple[int, ...]]:
     """BLAS on the canonical (B, M, K) x (B, K, N) layout (a plain matrix product passes
     transposed operands as flags), split over `slots` threads (blas.py), then the elementwise
     epilogue in place over ``out``. Returns the source, the scratch bytes it needs and its
     integer arguments (flags and slots are arguments: as literals, each combination would
     compile blas.matmul again).
 
-    `in_place`: out aliases an input the epilogue reads, so the product goes to scratch."""
+    `alias`: the input out overwrites in place (-1: none); the product then goes to scratch."""
     (dot,) = [op for op in ops if op.name == "xl.dot_general"]
     lhs, rhs = dot.operands
     if lhs not in inputs or rhs not in inputs:
@@ -307,7 +314,7 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, appro
     dtype = dot.results[0].type.dtype
     # out cannot hold the product if it aliases an input the epilogue reads, or has another
     # element type (a comparison, a cast)
-    product = "prod" if has_epilogue and (in_place or root.type.dtype != dtype) else "out"
+    product = "prod" if has_epilogue and (alias >= 0 or root.type.dtype != dtype) else "out"
     params = [f"in{k}" for k in range(len(inputs))] + ["out"] + (["scratch"] if product == "prod" else [])
     plain = not ba and lhs.type.rank == rhs.type.rank == 2 and dtype.is_float and len(ca) == 1
     if plain:
@@ -334,7 +341,7 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, appro
     if plain:  # BLAS takes a transposed operand as a flag, so the weight is never copied
         lines.append(f"    blas.matmul({li}, trans_a, {ri}, trans_b, {product}, slots)")
         if has_epilogue:
-            epilogue(lines, dot, inputs, root, product, approx)
+            epilogue(lines, dot, inputs, root, product, approx, alias=alias)
         return "\n".join(lines) + "\n", scratch, extents
     arrange(li, list(ba) + fa + list(ca), [list(ba), fa, list(ca)], "a")
     arrange(ri, list(bb) + list(cb) + fb, [list(bb), list(cb), fb], "b")
@@ -350,16 +357,17 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, appro
                   "                    s += a[bi, i, k] * b[bi, k, j]",
                   "                o[bi, i, j] = s"]
     if has_epilogue:  # epilogue over the matmul result, in place
-        epilogue(lines, dot, inputs, root, product, approx)
+        epilogue(lines, dot, inputs, root, product, approx, alias=alias)
     return "\n".join(lines) + "\n", scratch, extents
 
 
 def epilogue(lines: list[str], anchor: Op, inputs: Sequence[Value], root: Value, product: str,
-              approx: bool, parallel: bool = False) -> None:
-    """out[i...] = root(i...), reading the anchor's result from `product`, in place."""
+              approx: bool, parallel: bool = False, alias: int = -1) -> None:
+    """out[i...] = root(i...), reading the anchor's result from `product`, in place; input
+    `alias` shares out's storage."""
     rank = root.type.rank
     idx = tuple(f"i{d}" for d in range(rank))
-    names = {v: f"in{k}" for k, v in enumerate(inputs)}
+    names = input_names(inputs, alias)
     names[anchor.results[0]] = product
     gen = ExprGen({x: d + 1 for d, x in enumerate(idx)}, names, {}, itertools.count(), approx)
     result = gen.at(root, idx)

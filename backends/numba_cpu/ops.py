@@ -175,18 +175,18 @@ def _kernel_for(op: Op, parallel: bool, approx: bool, slots: int) -> Kernel:
     prange loop; `slots`: threads matrix products and convolutions are split over; `approx`
     lets f32 exp/tanh/logistic use the vectorizable approximations of mathlib.py."""
     kind = op.attributes.get("kind") if op.name == "xl.fusion" else None
-    in_place = max(op.attributes.get("mem.inplace", (-1,))) >= 0
+    alias = op.attributes.get("mem.inplace", (-1,))[0]
     ops, inputs, root = group_of(op)
     if any(o.name in CONV_OPS for o in ops):
         raise CodegenError("convolutions are library calls of the driver (conv.conv_call)")
     if kind == "matmul" or op.name == "xl.dot_general":
-        source, scratch, extents = matmul_kernel(ops, inputs, root, approx, in_place, slots)
+        source, scratch, extents = matmul_kernel(ops, inputs, root, approx, alias, slots)
         return Kernel(source, extents=extents, scratch=scratch)
     if kind == "reduction" or op.name in REDUCTION_ANCHORS:
         source, extents = reduction_kernel(ops, inputs, root, parallel, approx)
         return Kernel(source, parallel, extents)
     if kind == "loop" or op.name in LOOP_OPS or is_unit_reshape(op):
-        return Kernel(loop_kernel(ops, inputs, root, parallel, approx), parallel)
+        return Kernel(loop_kernel(ops, inputs, root, parallel, approx, alias), parallel)
     if op.name in WINDOW_KERNELS:
         return WINDOW_KERNELS[op.name](op, parallel)
     if op.name in KERNELS:

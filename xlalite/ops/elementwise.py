@@ -13,6 +13,7 @@ import scipy.special
 
 from xlalite.ir.attributes import DTypeAttr, EnumAttr
 from xlalite.ir.types import ALL_DTYPES, FLOATS, NUMERIC, DType, TensorType
+from xlalite.ops import merge_patterns as M
 from xlalite.ops import patterns as P
 from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, register
 from xlalite.ops.rules import require_dtype, require_same
@@ -184,7 +185,8 @@ COS = unary("xl.cos", np.cos, "Cosine of an angle in radians.", vjp=_vjp_cos)
 ERF = unary("xl.erf", scipy.special.erf, "Gauss error function.", vjp=_vjp_erf)
 
 ADD = binary("xl.add", np.add, "Sum, lhs + rhs.",
-             patterns=(P.identity_rhs(0), P.identity_lhs(0)), vjp=_vjp_add)
+             patterns=(P.identity_rhs(0), P.identity_lhs(0), M.add_of_adjacent_pads),
+             vjp=_vjp_add)
 SUB = binary("xl.sub", np.subtract, "Difference, lhs - rhs.", patterns=(P.identity_rhs(0),),
              vjp=_vjp_sub)
 MUL = binary("xl.mul", np.multiply, "Product, lhs * rhs.",

@@ -42,16 +42,21 @@ def _infer(lhs: TensorType, rhs: TensorType, contract, batch) -> TensorType:
 
 
 def _reference(lhs: np.ndarray, rhs: np.ndarray, contract, batch) -> np.ndarray:
-    letters = iter("abcdefghijklmnopqrstuvwxyz")
-    ls = [next(letters) for _ in range(lhs.ndim)]
-    rs = [next(letters) for _ in range(rhs.ndim)]
-    for a, b in zip(contract[0] + batch[0], contract[1] + batch[1]):
-        rs[b] = ls[a]
-    out = ([ls[d] for d in batch[0]]
-           + [ls[d] for d in free_dims(lhs.ndim, contract[0], batch[0])]
-           + [rs[d] for d in free_dims(rhs.ndim, contract[1], batch[1])])
-    spec = f"{''.join(ls)},{''.join(rs)}->{''.join(out)}"
-    return np.asarray(np.einsum(spec, lhs, rhs)).astype(lhs.dtype, copy=False)
+    """One batched matmul on contiguous (B, M, K) x (B, K, N) copies: the summation order then
+    depends on the sizes alone, not on which operand layout the IR happens to use (so a
+    rewrite that folds a transpose into the contraction dims gives identical results)."""
+    fa = free_dims(lhs.ndim, contract[0], batch[0])
+    fb = free_dims(rhs.ndim, contract[1], batch[1])
+    a = np.ascontiguousarray(lhs.transpose(list(batch[0]) + fa + list(contract[0])))
+    b = np.ascontiguousarray(rhs.transpose(list(batch[1]) + list(contract[1]) + fb))
+    nb = int(np.prod([lhs.shape[d] for d in batch[0]], dtype=np.int64))
+    m = int(np.prod([lhs.shape[d] for d in fa], dtype=np.int64))
+    k = int(np.prod([lhs.shape[d] for d in contract[0]], dtype=np.int64))
+    n = int(np.prod([rhs.shape[d] for d in fb], dtype=np.int64))
+    out = np.matmul(a.reshape(nb, m, k), b.reshape(nb, k, n))
+    shape = ([lhs.shape[d] for d in batch[0]] + [lhs.shape[d] for d in fa]
+             + [rhs.shape[d] for d in fb])
+    return out.reshape(shape).astype(lhs.dtype, copy=False)
 
 
 def _transpose_back(e, value, batch, free_mine, contract_mine, contract_other):

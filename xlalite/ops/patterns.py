@@ -167,6 +167,13 @@ def full_slice(op: Op, rw: Rewriter) -> bool:
     return False
 
 
+def pad_nothing(op: Op, rw: Rewriter) -> bool:
+    """``pad(x)`` with no low, high or interior padding => x."""
+    a = op.attributes
+    return not any(a["low"]) and not any(a["high"]) and not any(a["interior"]) \
+        and _forward(op, rw, 0)
+
+
 def empty_reduction(op: Op, rw: Rewriter) -> bool:
     """``reduce(x, axes=[]) => x``."""
     return op.attributes["axes"] == () and _forward(op, rw, 0)

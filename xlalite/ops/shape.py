@@ -8,6 +8,7 @@ import numpy as np
 
 from xlalite.ir.attributes import IntAttr, IntListAttr
 from xlalite.ir.types import DType, TensorType
+from xlalite.ops import merge_patterns as M
 from xlalite.ops import patterns as P
 from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, register
 from xlalite.ops.rules import require_axes, require_axis, require_len
@@ -179,7 +180,7 @@ CONCATENATE = register(OpDef(
     FusionKind.INJECTIVE, variadic=True,
     attrs=(AttrSpec("axis", IntAttr()),),
     example=lambda: ([_T, TensorType((2, 1), DType.F32)], {"axis": 1}),
-    vjp=_vjp_concatenate,
+    vjp=_vjp_concatenate, patterns=(M.flatten_concatenate,),
 ))
 
 
@@ -226,5 +227,5 @@ PAD = register(OpDef(
            AttrSpec("interior", IntListAttr())),
     example=lambda: ([_T, TensorType((), DType.F32)],
                      {"low": (1, 0), "high": (0, 2), "interior": (0, 1)}),
-    vjp=_vjp_pad,
+    vjp=_vjp_pad, patterns=(P.pad_nothing,),
 ))
