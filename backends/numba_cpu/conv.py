@@ -8,7 +8,8 @@ images at a time so that a chunk's columns stay in the L2 cache between im2col a
 * grad_weight: ``dW += g_rows @ cols^T``, with g_rows the output gradient in the same layout;
 * grad_input:  ``cols = W^T @ g_rows``, then the adjoint of im2col sums them back into dx.
 
-Stride-1 convolutions use the padded input width as the row pitch (see convlib.py). An
+Stride-1 convolutions whose padded width is close to the output width use it as the row
+pitch ("wide rows", see convlib.py); the others use classic im2col (pitch = OW). An
 elementwise epilogue (bias, activation, an optimizer update) then runs in place over the
 result, as a generated kernel of its own. The buffers live in the executable's scratch (one
 per executable, shared by every call, since calls run one after another); this module
@@ -27,10 +28,14 @@ from xlalite.ir.types import TensorType
 
 CONV_OPS = frozenset({"xl.conv2d", "xl.conv2d_grad_input", "xl.conv2d_grad_weight"})
 ALIGN = 64  # scratch regions start on cache-line boundaries
-#: target bytes of one chunk's columns and row matrix (about half of a 1 MiB L2 cache)
-CHUNK_BYTES = 1 << 19
-_FUNCTIONS = {"xl.conv2d": "conv2d", "xl.conv2d_grad_weight": "conv2d_grad_weight",
-              "xl.conv2d_grad_input": "conv2d_grad_input"}
+#: target bytes of one chunk's columns and row matrix (a quarter of a 1 MiB L2 cache: the
+#: best of 2^17..2^20 on LeNet's layers)
+CHUNK_BYTES = 1 << 18
+#: wide rows (see convlib.py) only when the padded width adds at most this much GEMM work;
+#: LeNet's 28->28 layer (pitch 32) is 20% faster wide, its 14->10 layer (14) 35% slower
+WIDE_MAX_OVERHEAD = 1.2
+_FUNCTIONS = {"xl.conv2d": "conv2d_slot", "xl.conv2d_grad_weight": "grad_weight_slot",
+              "xl.conv2d_grad_input": "grad_input_slot"}
 
 
 def _aligned(nbytes: int) -> int:
@@ -51,9 +56,9 @@ def scratch_plan(conv: Op, slots: int, full_product: bool) -> tuple[int, int, li
     a = conv.attributes
     (top, bottom), (left, right) = a["padding"]
     in_h, in_w = a["input_size"] if conv.name == "xl.conv2d_grad_input" else first[2:]
-    stride1 = tuple(a["stride"]) == (1, 1)
-    pitch = in_w + left + right if stride1 else ow
-    planes = w[1] * (in_h + top + bottom) * pitch if stride1 and (top or bottom or left or right) else 0
+    wide = tuple(a["stride"]) == (1, 1) and in_w + left + right <= WIDE_MAX_OVERHEAD * ow
+    pitch = in_w + left + right if wide else ow
+    planes = w[1] * (in_h + top + bottom) * pitch if wide and (top or bottom or left or right) else 0
     ckk = math.prod(w[1:])
     itemsize = result.dtype.numpy.itemsize
     chunk = max(1, min(n, CHUNK_BYTES // (((ckk + o) * oh * pitch + planes) * itemsize)))
@@ -117,9 +122,11 @@ def conv_call(ops: Sequence[Op], inputs: Sequence[Value], root: Value, ins: Sequ
             lines.append(f"    prod = scratch[{ends[3]}:{ends[3] + result.nbytes}]{view}"
                          f".reshape({result.shape})")
         acc = "accbuf, " if conv.name == "xl.conv2d_grad_weight" else ""
-        lines.append(f"    convlib.{_FUNCTIONS[conv.name]}({x}, {w}, {product}, colbuf, tbuf, pbuf, "
-                     f"{acc}{stride}, {(top, left)}, {(bottom, right)}, {dilation}, {a['groups']}, "
-                     f"{chunk}, {pitch}, {slots})")
+        lines.append(f"    run_slots(convlib.{_FUNCTIONS[conv.name]}, {slots}, {x}, {w}, {product}, "
+                     f"colbuf, tbuf, pbuf, {acc}{stride}, {(top, left)}, {(bottom, right)}, "
+                     f"{dilation}, {a['groups']}, {chunk}, {pitch})")
+        if conv.name == "xl.conv2d_grad_weight":
+            lines.append(f"    convlib.sum_parts(accbuf, {product}, {a['groups']}, {slots})")
         scratch = ends[-1]
     call = ConvCall(lines, scratch, product_type=result if separate else None)
     if has_epilogue:

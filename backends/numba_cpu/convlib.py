@@ -2,8 +2,8 @@
 ``convlib.*``; see conv.py for the layouts and the scratch buffers).
 
 Column matrices hold one row per (channel, kernel tap) and one column per output position,
-each output row ``pitch`` columns wide. A strided convolution uses ``pitch = OW`` (classic
-im2col). A stride-1 convolution uses the padded input width as the pitch ("wide rows"): then
+each output row ``pitch`` columns wide. Classic im2col uses ``pitch = OW``. A stride-1
+convolution may use the padded input width as the pitch instead ("wide rows"): then
 the columns of one tap and image are a single contiguous run of the padded input plane, so
 im2col is one long copy per (tap, image) instead of one short copy per output row; the
 ``pitch - OW`` extra columns per row are junk that the GEMM carries and the layout moves drop
@@ -17,7 +17,7 @@ negative-index wraparound select per element, which kept these short loops from 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from xlalite.backends.numba_cpu.blas import gemm
 
@@ -119,18 +119,41 @@ def col2im(cols, n0, n1, c0, dx, kh, kw, stride, low, dilation, oh, ow):
 @njit(cache=True)
 def pad_planes(x, n0, n1, c0, xp, top, left):
     """xp[n - n0, ci] = x[n, c0 + ci] inside a zero border (xp is (n1-n0, cg, HP, WP))."""
-    xp[...] = 0
+    c, h, wd = x.shape[1], x.shape[2], x.shape[3]
+    cg, hp, wp = xp.shape[1], xp.shape[2], xp.shape[3]
+    xf, pf = x.reshape(-1), xp.reshape(-1)
+    for q in range(pf.shape[0]):
+        pf[U(q)] = 0
     for k in range(n1 - n0):
-        for ci in range(xp.shape[1]):
-            xp[k, ci, top:top + x.shape[2], left:left + x.shape[3]] = x[n0 + k, c0 + ci]
+        for ci in range(cg):
+            for y in range(h):
+                src = (((n0 + k) * c + c0 + ci) * h + y) * wd
+                dst = ((k * cg + ci) * hp + top + y) * wp + left
+                for z in range(wd):
+                    pf[U(dst + z)] = xf[U(src + z)]
 
 
 @njit(cache=True)
-def im2col_wide(src, img0, nimg, c0, cols, kh, kw, dilation, oh, ow, clean):
-    """cols[(ci, i, j), (k, y, z)] = src[img0 + k, c0 + ci, y + i*d, z + j*d] for z < pitch,
-    pitch being src's (padded) width: one contiguous run per (tap, image). `clean` zeroes the
-    junk columns (z >= OW), which otherwise hold neighbouring input values: a GEMM that
-    multiplies them by zeros would still turn an inf or NaN there into NaN."""
+def crop_planes_add(xp, n0, n1, c0, dx, top, left):
+    """dx[n, c0 + ci] += xp[n - n0, ci] inside the border: the adjoint of pad_planes."""
+    c, h, wd = dx.shape[1], dx.shape[2], dx.shape[3]
+    cg, hp, wp = xp.shape[1], xp.shape[2], xp.shape[3]
+    df, pf = dx.reshape(-1), xp.reshape(-1)
+    for k in range(n1 - n0):
+        for ci in range(cg):
+            for y in range(h):
+                dst = (((n0 + k) * c + c0 + ci) * h + y) * wd
+                src = ((k * cg + ci) * hp + top + y) * wp + left
+                for z in range(wd):
+                    df[U(dst + z)] += pf[U(src + z)]
+
+
+@njit(cache=True)
+def im2col_wide(src, img0, nimg, c0, cols, kh, kw, dilation, oh, ow):
+    """cols[(ci, i, j), (k, y, z)] = src[img0 + k, c0 + ci, y + i*d, z + j*d] for z < OW and
+    0 for OW <= z < pitch, pitch being src's (padded) width: one contiguous run per (tap,
+    image), then the junk columns zeroed. Left as they are they would hold neighbouring input
+    values, and a gradient GEMM multiplying them by zeros would turn an inf or NaN into NaN."""
     c, hp, pitch = src.shape[1], src.shape[2], src.shape[3]
     cg, m = cols.shape[0] // (kh * kw), cols.shape[1]
     sf, cf = src.reshape(-1), cols.reshape(-1)
@@ -146,10 +169,9 @@ def im2col_wide(src, img0, nimg, c0, cols, kh, kw, dilation, oh, ow, clean):
                         cf[U(d + q)] = sf[U(s + q)]
                     for q in range(run, oh * pitch):
                         cf[U(d + q)] = 0
-                    if clean:
-                        for y in range(oh - 1):
-                            for q in range(ow, pitch):
-                                cf[U(d + y * pitch + q)] = 0
+                    for y in range(oh - 1):
+                        for q in range(ow, pitch):
+                            cf[U(d + y * pitch + q)] = 0
 
 
 @njit(cache=True)
@@ -178,41 +200,47 @@ def _padded(pbuf, nimg, cg, x, low, high):
 
 
 @njit(cache=True)
-def columns(x, n0, n1, c0, cols, pbuf, kh, kw, stride, low, high, dilation, oh, ow, clean):
-    """im2col of images [n0, n1) and channels [c0, c0 + cg) in the layout of `stride`."""
-    if stride[0] != 1 or stride[1] != 1:
+def columns(x, n0, n1, c0, cols, pbuf, kh, kw, stride, low, high, dilation, oh, ow):
+    """im2col of images [n0, n1) and channels [c0, c0 + cg): classic when the columns have
+    OW per output row, wide rows (stride 1 only) when they have the padded width."""
+    if cols.shape[1] == (n1 - n0) * oh * ow:
         im2col(x, n0, n1, c0, cols, kh, kw, stride, low, dilation, oh, ow)
-    elif low[0] == 0 and low[1] == 0 and high[0] == 0 and high[1] == 0:
-        im2col_wide(x, n0, n1 - n0, c0, cols, kh, kw, dilation, oh, ow, clean)
-    else:
-        xp = _padded(pbuf, n1 - n0, cols.shape[0] // (kh * kw), x, low, high)
-        pad_planes(x, n0, n1, c0, xp, low[0], low[1])
-        im2col_wide(xp, 0, n1 - n0, 0, cols, kh, kw, dilation, oh, ow, clean)
+        return
+    src, img0, ch0 = x, n0, c0
+    if low[0] or low[1] or high[0] or high[1]:  # wide rows read the padded input
+        src = _padded(pbuf, n1 - n0, cols.shape[0] // (kh * kw), x, low, high)
+        pad_planes(x, n0, n1, c0, src, low[0], low[1])
+        img0, ch0 = 0, 0
+    im2col_wide(src, img0, n1 - n0, ch0, cols, kh, kw, dilation, oh, ow)
 
 
 @njit(cache=True)
 def uncolumns(cols, n0, n1, c0, dx, pbuf, kh, kw, stride, low, high, dilation, oh, ow):
-    """dx[n0:n1, c0:c0+cg] += the adjoint of `columns` (a padded path assigns its crop)."""
-    if stride[0] != 1 or stride[1] != 1:
+    """dx[n0:n1, c0:c0+cg] += the adjoint of `columns` (same choice of layout)."""
+    if cols.shape[1] == (n1 - n0) * oh * ow:
         col2im(cols, n0, n1, c0, dx, kh, kw, stride, low, dilation, oh, ow)
-    elif low[0] == 0 and low[1] == 0 and high[0] == 0 and high[1] == 0:
-        col2im_wide(cols, dx, n0, n1 - n0, c0, kh, kw, dilation, oh, ow)
-    else:
-        cg = cols.shape[0] // (kh * kw)
-        xp = _padded(pbuf, n1 - n0, cg, dx, low, high)
-        xp[...] = 0
-        col2im_wide(cols, xp, 0, n1 - n0, 0, kh, kw, dilation, oh, ow)
-        for k in range(n1 - n0):
-            for ci in range(cg):
-                dx[n0 + k, c0 + ci] += xp[k, ci, low[0]:low[0] + dx.shape[2], low[1]:low[1] + dx.shape[3]]
+        return
+    padded = low[0] or low[1] or high[0] or high[1]
+    dst, img0, ch0 = dx, n0, c0
+    if padded:  # wide rows accumulate into padded planes, cropped into dx afterwards
+        dst = _padded(pbuf, n1 - n0, cols.shape[0] // (kh * kw), dx, low, high)
+        pf = dst.reshape(-1)
+        for q in range(pf.shape[0]):
+            pf[U(q)] = 0
+        img0, ch0 = 0, 0
+    col2im_wide(cols, dst, img0, n1 - n0, ch0, kh, kw, dilation, oh, ow)
+    if padded:
+        crop_planes_add(dst, n0, n1, c0, dx, low[0], low[1])
 
 
 # ------------------------------------------------------------------ the three ops
 # Each works on `chunk` images at a time so the chunk's columns stay in the L2 cache between
-# im2col and the GEMM (4x faster than one GEMM over the whole batch on LeNet's layers), and
-# spreads the chunks over `slots` parallel workers (chunk c goes to slot c % slots, so the
-# split is fixed). colbuf, tbuf, pbuf are flat scratch holding `slots` equal parts: the
-# columns, the O-row matrix and padded planes of one chunk each.
+# im2col and the GEMM (4x faster than one GEMM over the whole batch on LeNet's layers). The
+# chunks are dealt to `slots` workers, chunk c to slot c % slots (a fixed split): the driver
+# runs one *_slot call per worker on its own thread (threads.run_slots; these release the
+# GIL). A Numba prange loop here instead cost 20-60 s of compile time per function, cold.
+# colbuf, tbuf, pbuf are flat scratch holding `slots` equal parts: the columns, the O-row
+# matrix and padded planes of one chunk each.
 
 @njit(cache=True)
 def _part(buf, slot, slots):
@@ -220,9 +248,11 @@ def _part(buf, slot, slots):
     return buf[slot * size:(slot + 1) * size]
 
 
-@njit(cache=True)
-def _conv2d_slot(slot, slots, x, w, out, colbuf, tbuf, pbuf, stride, low, high, dilation, groups,
-                 chunk, pitch):
+@njit(cache=True, nogil=True)
+def conv2d_slot(slot, slots, x, w, out, colbuf, tbuf, pbuf, stride, low, high, dilation, groups,
+                chunk, pitch):
+    """Slot `slot`'s share of out = conv2d(x, w): per chunk and group, W_g @ columns(x),
+    moved into N,O,OH,OW."""
     n, (o, cg, kh, kw), (oh, ow) = x.shape[0], w.shape, (out.shape[2], out.shape[3])
     og, ckk = o // groups, cg * kh * kw
     wf = w.reshape(-1)
@@ -232,27 +262,17 @@ def _conv2d_slot(slot, slots, x, w, out, colbuf, tbuf, pbuf, stride, low, high, 
         m = (n1 - n0) * oh * pitch
         cols = cb[:ckk * m].reshape((ckk, m))
         for g in range(groups):
-            columns(x, n0, n1, g * cg, cols, pb, kh, kw, stride, low, high, dilation, oh, ow, False)
+            columns(x, n0, n1, g * cg, cols, pb, kh, kw, stride, low, high, dilation, oh, ow)
             gemm(0, 0, og, m, ckk, wf, g * og * ckk, ckk, cb, 0, m, 0.0, tb, g * og * m, m)
         rows_to_nchw(tb[:o * m].reshape((o, m)), n0, n1, out, pitch)
 
 
-@njit(cache=True, parallel=True)
-def conv2d(x, w, out, colbuf, tbuf, pbuf, stride, low, high, dilation, groups, chunk, pitch,
-           slots):
-    """out = conv2d(x, w): per chunk and group, W_g @ columns(x), moved into N,O,OH,OW."""
-    if slots == 1:  # on this thread: a parallel region of one would run on a worker thread
-        _conv2d_slot(0, 1, x, w, out, colbuf, tbuf, pbuf, stride, low, high, dilation, groups,
-                     chunk, pitch)
-        return
-    for slot in prange(slots):
-        _conv2d_slot(slot, slots, x, w, out, colbuf, tbuf, pbuf, stride, low, high, dilation,
-                     groups, chunk, pitch)
-
-
-@njit(cache=True)
-def _grad_weight_slot(slot, slots, x, g, dw, colbuf, tbuf, pbuf, accbuf, stride, low, high,
-                      dilation, groups, chunk, pitch):
+@njit(cache=True, nogil=True)
+def grad_weight_slot(slot, slots, x, g, dw, colbuf, tbuf, pbuf, accbuf, stride, low, high,
+                     dilation, groups, chunk, pitch):
+    """Slot `slot`'s share of dw = conv2d_grad_weight(x, g): the sum of columns(x) @ g_rows^T
+    (dw transposed, per group) over its chunks, into its part of `accbuf` (see sum_parts).
+    This orientation (a tall result, K x O) ran at twice the rate of g_rows @ columns^T."""
     n, (o, cg, kh, kw), (oh, ow) = x.shape[0], dw.shape, (g.shape[2], g.shape[3])
     og, ckk = o // groups, cg * kh * kw
     cb, tb, pb = _part(colbuf, slot, slots), _part(tbuf, slot, slots), _part(pbuf, slot, slots)
@@ -264,32 +284,33 @@ def _grad_weight_slot(slot, slots, x, g, dw, colbuf, tbuf, pbuf, accbuf, stride,
         cols = cb[:ckk * m].reshape((ckk, m))
         nchw_to_rows(g, n0, n1, tb[:o * m].reshape((o, m)), pitch)
         for gi in range(groups):
-            columns(x, n0, n1, gi * cg, cols, pb, kh, kw, stride, low, high, dilation, oh, ow, True)
-            gemm(0, 1, og, ckk, m, tb, gi * og * m, m, cb, 0, m, 1.0, acc, gi * og * ckk, ckk)
+            columns(x, n0, n1, gi * cg, cols, pb, kh, kw, stride, low, high, dilation, oh, ow)
+            gemm(0, 1, ckk, og, m, cb, 0, m, tb, gi * og * m, m, 1.0, acc, gi * og * ckk, og)
 
 
-@njit(cache=True, parallel=True)
-def conv2d_grad_weight(x, g, dw, colbuf, tbuf, pbuf, accbuf, stride, low, high, dilation, groups,
-                       chunk, pitch, slots):
-    """dw = conv2d_grad_weight(x, g): each slot sums g_rows @ columns(x)^T over its chunks
-    into its part of `accbuf`; the slots' sums are then added in slot order."""
-    if slots == 1:
-        _grad_weight_slot(0, 1, x, g, dw, colbuf, tbuf, pbuf, accbuf, stride, low, high,
-                          dilation, groups, chunk, pitch)
-    else:
-        for slot in prange(slots):
-            _grad_weight_slot(slot, slots, x, g, dw, colbuf, tbuf, pbuf, accbuf, stride, low,
-                              high, dilation, groups, chunk, pitch)
-    size = dw.size
+@njit(cache=True, nogil=True)
+def sum_parts(accbuf, dw, groups, slots):
+    """dw = the slots' partial sums (each group's block transposed, (ckk, og)), added in slot
+    order so the result is reproducible."""
+    o = dw.shape[0]
+    og, ckk = o // groups, dw.size // o
+    part = accbuf.shape[0] // slots
     dwf = dw.reshape(-1)
-    dwf[:] = _part(accbuf, 0, slots)[:size]
-    for slot in range(1, slots):
-        dwf += _part(accbuf, slot, slots)[:size]
+    for oc in range(o):
+        gi, j = oc // og, oc % og
+        for r in range(ckk):
+            at = gi * og * ckk + r * og + j
+            total = accbuf[at]
+            for slot in range(1, slots):
+                total += accbuf[slot * part + at]
+            dwf[oc * ckk + r] = total
 
 
-@njit(cache=True)
-def _grad_input_slot(slot, slots, g, w, dx, colbuf, tbuf, pbuf, stride, low, high, dilation,
-                     groups, chunk, pitch):
+@njit(cache=True, nogil=True)
+def grad_input_slot(slot, slots, g, w, dx, colbuf, tbuf, pbuf, stride, low, high, dilation,
+                    groups, chunk, pitch):
+    """Slot `slot`'s share of dx = conv2d_grad_input(g, w): per chunk and group,
+    uncolumns(W_g^T @ g_rows) into its images of dx."""
     n, (o, cg, kh, kw), (oh, ow) = g.shape[0], w.shape, (g.shape[2], g.shape[3])
     og, ckk = o // groups, cg * kh * kw
     wf, plane = w.reshape(-1), dx.shape[1] * dx.shape[2] * dx.shape[3]
@@ -304,19 +325,6 @@ def _grad_input_slot(slot, slots, g, w, dx, colbuf, tbuf, pbuf, stride, low, hig
             gemm(1, 0, ckk, m, og, wf, gi * og * ckk, ckk, tb, gi * og * m, m, 0.0, cb, 0, m)
             uncolumns(cb[:ckk * m].reshape((ckk, m)), n0, n1, gi * cg, dx, pb, kh, kw, stride,
                       low, high, dilation, oh, ow)
-
-
-@njit(cache=True, parallel=True)
-def conv2d_grad_input(g, w, dx, colbuf, tbuf, pbuf, stride, low, high, dilation, groups, chunk,
-                      pitch, slots):
-    """dx = conv2d_grad_input(g, w): per chunk and group, uncolumns(W_g^T @ g_rows)."""
-    if slots == 1:
-        _grad_input_slot(0, 1, g, w, dx, colbuf, tbuf, pbuf, stride, low, high, dilation,
-                         groups, chunk, pitch)
-        return
-    for slot in prange(slots):
-        _grad_input_slot(slot, slots, g, w, dx, colbuf, tbuf, pbuf, stride, low, high, dilation,
-                         groups, chunk, pitch)
 
 
 @njit(cache=True)

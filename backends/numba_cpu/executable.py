@@ -8,7 +8,7 @@ import numpy as np
 from xlalite.backends.numba_cpu import blas, convlib
 from xlalite.backends.numba_cpu.cache import compile_for, load_kernel
 from xlalite.backends.numba_cpu.codegen import Program
-from xlalite.backends.numba_cpu.threads import SingleThreadedBlas
+from xlalite.backends.numba_cpu.threads import SingleThreadedBlas, run_slots
 from xlalite.ir.core import Module
 from xlalite.runtime.arena import Arena
 from xlalite.runtime.executable import Executable
@@ -39,7 +39,8 @@ class NumbaExecutable(Executable):
         self.views = tuple(self.arena.view(off, t) for off, t in program.views)
         self.consts = tuple(program.consts)
         self.pool = OutputPool()  # results are reused once the caller drops them
-        namespace: dict[str, object] = {"np": np, "empty": self.pool.empty, "convlib": convlib}
+        namespace: dict[str, object] = {"np": np, "empty": self.pool.empty, "convlib": convlib,
+                                        "run_slots": run_slots}
         namespace.update({f"k{i}": fn for i, fn in enumerate(self.kernels)})
         exec(compile(program.driver, f"<xlalite driver @{module.main.name}>", "exec"), namespace)
         self._driver = namespace["run"]

@@ -163,9 +163,12 @@ def reduction_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
     """out[o...] = epilogue(reduce over the reduced axes of prologue(x)[o..., r...]).
 
     Returns the source and the reduced extents, passed as arguments ``n0, n1, ...`` so one
-    kernel serves every shape. A reduction over the innermost axis alone first computes the
-    row's prologue into a buffer, then reduces it with LANES partial accumulators: both loops
-    vectorize, where one fused loop with a loop-carried accumulator would not."""
+    kernel serves every shape. When the innermost axis is reduced, each innermost row's
+    prologue is computed into a buffer, then reduced into LANES partial accumulators that
+    persist across the rows of one output (the elements past a multiple of LANES go to one
+    more accumulator): both loops vectorize, where one fused loop with a loop-carried
+    accumulator would not. The lanes are combined in a fixed order, so results are
+    reproducible."""
     (red,) = [op for op in ops if op.name in REDUCTION_ANCHORS]
     src = red.operands[0]
     axes = red.attributes["axes"]
@@ -176,69 +179,75 @@ def reduction_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
     n_out = red.results[0].type.rank
     out_vars = [f"o{d}" for d in range(n_out)]
     red_vars = [f"r{d}" for d in range(len(axes))]
-    lanes = LANES if tuple(axes) == (src.type.rank - 1,) else 1
+    use_lanes = bool(axes) and axes[-1] == src.type.rank - 1
     depth_of = {x: k + 1 for k, x in enumerate(out_vars + red_vars)}
     counter = itertools.count()
     in_names = {v: f"in{k}" for k, v in enumerate(inputs)}
     init = literal(identity(kind, dtype.numpy).item(), dtype)
-    body: dict[int, list[str]] = {}
+    comb = lambda a, b: _combine(kind, a, b, dtype.is_float)  # noqa: E731
+    before: dict[int, list[str]] = {}  # statements at a depth, before its loop
+    after: dict[int, list[str]] = {}  # ... and after it
     inner = n_out + len(red_vars)
 
-    def element(gen: ExprGen, red_index: Sequence[str]) -> str:
+    def full_index(red_index: Sequence[str]) -> tuple[str, ...]:
         it_red = iter(red_index)
-        full = tuple(next(it_red) if d in axes else out_vars[sum(1 for a in range(d) if a not in axes)]
+        return tuple(next(it_red) if d in axes else out_vars[sum(1 for a in range(d) if a not in axes)]
                      for d in range(src.type.rank))
-        return gen.at(src, full)
 
     pro = ExprGen(depth_of, in_names, {}, counter, approx)
-    value = element(pro, red_vars)
-    tail: list[str] = []
-    if lanes == 1:
-        body.setdefault(n_out, []).append(f"acc = {init}")
-        pro.buckets.setdefault(inner, []).append(f"acc = {_combine(kind, 'acc', value, dtype.is_float)}")
+    if not use_lanes:
+        value = pro.at(src, full_index(red_vars))
+        before.setdefault(n_out, []).append(f"acc = {init}")
+        pro.buckets.setdefault(inner, []).append(f"acc = {comb('acc', value)}")
+        loop_vars = red_vars
     else:
-        # 1) the prologue for one row into `row` (a plain loop LLVM vectorizes), 2) a lane
-        # reduction over `row` (vectorized too), 3) the lanes and the tail, in a fixed order
+        # per innermost row: 1) the prologue into `row` (a plain loop LLVM vectorizes), 2) the
+        # row into the lanes (vectorized too), its tail into `acc`; 3) lanes into acc, in order
         np_dtype = f"np.{dtype.numpy.name}"
+        last = len(axes) - 1
+        row_depth = n_out + last
         if src in in_names:  # no prologue: reduce the input row where it lies
-            pro = ExprGen(depth_of, in_names, {}, counter, approx)
-            lead = ", ".join(out_vars + ["{}"])
-            row = f"{in_names[src]}[{lead}]".format
+            index = ", ".join(full_index(red_vars[:-1] + ["{}"]))
+            row = f"{in_names[src]}[{index}]".format
+            loop_vars = red_vars[:-1]  # no element loop: the lanes read the input directly
         else:
-            body.setdefault(n_out, []).append(f"row = np.empty(n0, {np_dtype})")
-            pro.buckets.setdefault(inner, []).append(f"row[r0] = {value}")
+            value = pro.at(src, full_index(red_vars))
+            before.setdefault(n_out, []).append(f"row = np.empty(n{last}, {np_dtype})")
+            pro.buckets.setdefault(inner, []).append(f"row[r{last}] = {value}")
             row = "row[{}]".format
-        comb = lambda a, b: _combine(kind, a, b, dtype.is_float)  # noqa: E731
-        tail = [f"lanes = np.empty({LANES}, {np_dtype})", f"lanes[:] = {init}",
-                f"for rb in range(0, n0 - n0 % {LANES}, {LANES}):",
-                f"    for k in range({LANES}):",
-                f"        lanes[k] = {comb('lanes[k]', row('rb + k'))}",
-                f"acc = {init}",
-                f"for rt in range(n0 - n0 % {LANES}, n0):",
-                f"    acc = {comb('acc', row('rt'))}",
-                f"for k in range({LANES}):",
-                f"    acc = {comb('acc', 'lanes[k]')}"]
-        if src in in_names:
-            red_vars = []  # no element loop: the lanes read the input directly
+            loop_vars = red_vars
+        n = f"n{last}"
+        before.setdefault(n_out, []).extend([f"lanes = np.empty({LANES}, {np_dtype})",
+                                             f"lanes[:] = {init}", f"acc = {init}"])
+        after.setdefault(row_depth, []).extend([
+            f"for rb in range(0, {n} - {n} % {LANES}, {LANES}):",
+            f"    for k in range({LANES}):",
+            f"        lanes[k] = {comb('lanes[k]', row('rb + k'))}",
+            f"for rt in range({n} - {n} % {LANES}, {n}):",
+            f"    acc = {comb('acc', row('rt'))}"])
+        after.setdefault(n_out, []).extend([f"for k in range({LANES}):",
+                                            f"    acc = {comb('acc', 'lanes[k]')}"])
     for d, stmts in pro.buckets.items():
-        body.setdefault(d, []).extend(stmts)
+        before.setdefault(d, []).extend(stmts)
     epi = ExprGen(depth_of, in_names, {red.results[0]: "acc"}, counter, approx)
     result = epi.at(root, tuple(out_vars))
+    after.setdefault(n_out, []).extend(stmt for d in sorted(epi.buckets) for stmt in epi.buckets[d])
+    after[n_out].append(f"out[{index_text(out_vars)}] = {result}")
     params = ", ".join([f"in{k}" for k in range(len(inputs))] + ["out"]
                        + [f"n{j}" for j in range(len(axes))])
-    red_bounds = [f"n{j}" for j in range(len(axes))]
     nest = (_loops(out_vars, [f"out.shape[{d}]" for d in range(n_out)], parallel and n_out > 0)
-            + _loops(red_vars, red_bounds, False))
+            + _loops(loop_vars, [f"n{j}" for j in range(len(loop_vars))], False))
     lines = [f"def kernel({params}):"]
-    for d in range(len(nest) + 1):
+
+    def emit(d: int) -> None:
         pad = "    " * (d + 1)
-        lines.extend(pad + stmt for stmt in body.get(d, []))
+        lines.extend(pad + stmt for stmt in before.get(d, []))
         if d < len(nest):
             lines.append(pad + nest[d])
-    pad = "    " * (n_out + 1)
-    lines.extend(pad + stmt for stmt in tail)
-    lines.extend(pad + stmt for d in sorted(epi.buckets) for stmt in epi.buckets[d])
-    lines.append(f"{pad}out[{index_text(out_vars)}] = {result}")
+            emit(d + 1)
+        lines.extend(pad + stmt for stmt in after.get(d, []))
+
+    emit(0)
     return "\n".join(lines) + "\n", tuple(src.type.shape[a] for a in axes)
 
 

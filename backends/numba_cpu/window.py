@@ -72,16 +72,27 @@ def max_grad_parallel_safe(op: Op) -> bool:
     return op.operands[0].type.rank > 0 and a["strides"][0] >= a["window"][0]
 
 
+def _tiles_exactly(op: Op) -> bool:
+    """Whether the windows tile x: no padding, no overlap, no gap, nothing left over. Then
+    every input element belongs to exactly one window."""
+    a = op.attributes
+    return all(lo == hi == 0 and s == w and n * s == size for (lo, hi), s, w, n, size in zip(
+        a["padding"], a["strides"], a["window"], op.operands[1].type.shape,
+        op.operands[0].type.shape))
+
+
 def window_max_grad_kernel(op: Op, parallel: bool) -> str:
     """out = reduce_window_max_grad(x, g): g[o] is added where the window of o first holds its
     maximum (the first NaN, if any), scanning offsets in row-major order.
 
     Two passes per window: its maximum (a select LLVM vectorizes), then the first position
     equal to it, claimed with selects. A single pass that tracks the argmax with branches ran
-    about twice as slowly: the branch on random data is unpredictable."""
+    about twice as slowly: the branch on random data is unpredictable. When the windows tile x
+    (2x2 pooling with stride 2), every element is written once, with no zero-fill first."""
     x = op.operands[0].type
     rank = x.rank
-    lines = ["def kernel(in0, in1, out):", "    out.reshape(-1)[:] = 0"]
+    tiles = _tiles_exactly(op)
+    lines = ["def kernel(in0, in1, out):"] + ([] if tiles else ["    out.reshape(-1)[:] = 0"])
     depth = _output_loops(lines, rank, "in1", parallel and max_grad_parallel_safe(op))
     init = literal(identity("max", x.dtype.numpy).item(), x.dtype)
     zero = literal(0, x.dtype)
@@ -95,6 +106,6 @@ def window_max_grad_kernel(op: Op, parallel: bool) -> str:
     inner, index = _window_loops(op, lines, depth)
     lines += [_pad(inner) + f"v = in0[{index}]",
               _pad(inner) + "hit = (not taken) & ((v == best) | (nan & (v != v)))",
-              _pad(inner) + f"out[{index}] += g if hit else {zero}",
+              _pad(inner) + f"out[{index}] {'=' if tiles else '+='} g if hit else {zero}",
               _pad(inner) + "taken = taken | hit"]
     return "\n".join(lines) + "\n"
