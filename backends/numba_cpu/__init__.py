@@ -29,7 +29,7 @@ def legalize(func: Function) -> None:
 class NumbaCPUBackend(Backend):
     """Generated Numba kernels on the CPU.
 
-    `parallel`: "auto" (prange for loops over 2^15 elements or more; matrix products and
+    `parallel`: "auto" (prange for loops over 2^18 elements or more; matrix products and
     convolutions split over Numba's threads, with BLAS single-threaded inside them), True
     (prange for every loop) or False (serial kernels; BLAS keeps its own threads).
     `fastmath`: let LLVM reassociate float math (off: results match the interpreter closely).

@@ -22,7 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from xlalite.backends.numba_cpu.loops import epilogue
+from xlalite.backends.numba_cpu.loops import PARALLEL_MIN_MACS, epilogue
 from xlalite.ir.core import Op, Value
 from xlalite.ir.types import TensorType
 
@@ -40,6 +40,15 @@ _FUNCTIONS = {"xl.conv2d": "conv2d_slot", "xl.conv2d_grad_weight": "grad_weight_
 
 def _aligned(nbytes: int) -> int:
     return -(-nbytes // ALIGN) * ALIGN
+
+
+def _geometry(conv: Op) -> tuple[int, int, int, int]:
+    """(images, column rows C/groups*KH*KW, output channels O, output positions OH*OW)."""
+    first, second = (v.type.shape for v in conv.operands)
+    result = conv.results[0].type.shape
+    y, w = {"xl.conv2d": (result, second), "xl.conv2d_grad_weight": (second, result),
+            "xl.conv2d_grad_input": (first, second)}[conv.name]
+    return y[0], math.prod(w[1:]), w[0], y[2] * y[3]
 
 
 def scratch_plan(conv: Op, slots: int, full_product: bool) -> tuple[int, int, list[int]]:
@@ -98,6 +107,9 @@ def conv_call(ops: Sequence[Op], inputs: Sequence[Value], root: Value, ins: Sequ
     result = conv.results[0].type
     dtype = result.dtype
     x, w = (ins[inputs.index(v)] for v in conv.operands)
+    n, ckk, o, positions = _geometry(conv)
+    if n * ckk * o * positions < PARALLEL_MIN_MACS:
+        slots = 1  # a second thread costs more than it saves
     has_epilogue = root is not conv.results[0]
     # the epilogue's result cannot hold the convolution if it aliases an input the epilogue
     # reads, or has another element type (a comparison, a cast)

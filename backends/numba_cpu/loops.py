@@ -301,6 +301,19 @@ def column_reduction_kernel(red: Op, inputs: Sequence[Value], root: Value, paral
     return "\n".join(lines) + "\n", tuple(src.type.shape[a] for a in axes)
 
 
+#: matrix products (and convolutions) with fewer multiply-adds run on one thread
+PARALLEL_MIN_MACS = 1 << 21
+
+
+def dot_macs(dot: Op) -> int:
+    """Multiply-adds of a dot_general: result elements times the contracted extent."""
+    lhs = dot.operands[0].type
+    contracted = 1
+    for d in dot.attributes["contract"][0]:
+        contracted *= lhs.shape[d]
+    return dot.results[0].type.size * contracted
+
+
 def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, approx: bool,
                   alias: int, slots: int) -> tuple[str, int, tuple[int, ...]]:
     """BLAS on the canonical (B, M, K) x (B, K, N) layout (a plain matrix product passes
@@ -326,6 +339,8 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, appro
     product = "prod" if has_epilogue and (alias >= 0 or root.type.dtype != dtype) else "out"
     params = [f"in{k}" for k in range(len(inputs))] + ["out"] + (["scratch"] if product == "prod" else [])
     plain = not ba and lhs.type.rank == rhs.type.rank == 2 and dtype.is_float and len(ca) == 1
+    if dot_macs(dot) < PARALLEL_MIN_MACS:
+        slots = 1  # waking a second thread costs more than it saves
     if plain:
         names, extents = ("trans_a", "trans_b", "slots"), (int(ca != (1,)), int(cb != (0,)), slots)
     else:
