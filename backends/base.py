@@ -67,6 +67,7 @@ def available_backends() -> list[str]:
     """Names of all installed backends, built-in and from entry points."""
     import xlalite.backends.interpreter  # noqa: F401  (built-ins register on import)
     import xlalite.backends.numba_cpu  # noqa: F401
+    import xlalite.backends.numba_cuda  # noqa: F401
 
     _discover()
     return sorted(_BACKENDS)

@@ -7,6 +7,10 @@ from pathlib import Path
 # the user's cache; entries are content-hashed, so reusing it across runs is safe.
 os.environ.setdefault("XLALITE_CACHE_DIR",
                       str(Path(__file__).resolve().parent.parent / ".pytest_cache" / "kernels"))
+# numba-cuda runs on Numba's CUDA simulator unless XLALITE_REAL_GPU=1 asks for the GPU (the
+# variable must be set before Numba is imported; the CPU backend does not read it)
+if os.environ.get("XLALITE_REAL_GPU") != "1":
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
 from hypothesis import HealthCheck, settings
 

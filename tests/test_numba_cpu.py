@@ -324,3 +324,17 @@ def test_column_reductions_match_the_interpreter(src):
         inputs[0][1, 2, 7] = np.nan
     assert_matches_interpreter(m, inputs)
     assert "for blk in" in BACKEND.emit_source(m)
+
+
+def test_column_reduction_of_a_reshaped_unit_input():
+    """Found by the random programs: a column reduction whose prologue reads a loop-invariant
+    element (every dim of size 1) lost that read."""
+    src = """
+func @main(%a0: f32[1,1,1]) -> f32[1] {
+  %0 = "xl.reduce_sum"(%a0) {axes = [0]} : (f32[1,1,1]) -> f32[1,1]
+  %1 = "xl.reshape"(%0) {shape = [1, 1, 1]} : (f32[1,1]) -> f32[1,1,1]
+  %2 = "xl.reduce_sum"(%1) {axes = [0, 1]} : (f32[1,1,1]) -> f32[1]
+  %3 = "xl.neg"(%2) : (f32[1]) -> f32[1]
+  return %3
+}"""
+    assert_matches_interpreter(parse_module(src), [np.full((1, 1, 1), 2.5, np.float32)])

@@ -120,7 +120,12 @@ def _purge_numba_cache(path: Path) -> None:
 
 def load_kernel(body: str, parallel: bool, fastmath: bool):
     """The Numba dispatcher for a kernel source, from memory, disk, or freshly written."""
-    text = kernel_text(body, parallel, fastmath)
+    return load_module(kernel_text(body, parallel, fastmath))
+
+
+def load_module(text: str):
+    """The ``kernel`` of a complete kernel module's `text` (any backend's), cached on disk
+    under the hash of the text and the tool versions; a corrupt file is rewritten."""
     key = _digest(text)
     if key in _LOADED:
         STATS.memory_hits += 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from xlalite.backends.numba_cpu.scalar import SCALAR, convert, literal, scalar_expr
 from xlalite.ir.core import Op, Value
@@ -36,8 +36,9 @@ class ExprGen:
 
     def __init__(self, depth_of: dict[str, int], inputs: dict[Value, str],
                  bound: dict[Value, str], counter: itertools.count, approx: bool = True,
-                 column: bool = False):
+                 column: bool = False, expr: Callable[[Op, list[str], bool], str] = scalar_expr):
         self.approx = approx
+        self.expr = expr  # the element expression of an elementwise op (a backend's table)
         # column mode (column reductions): an input read whose last index is `o0` goes through
         # a row slice `in[r..., c0:c1]` indexed by `j`; LLVM vectorizes that, not in[r, c0 + j]
         self.column = column
@@ -99,7 +100,7 @@ class ExprGen:
         if op.name not in SCALAR:
             raise CodegenError(f"'{op.name}' cannot be computed inside a loop kernel")
         args = [self.at(x, idx) for x in op.operands]
-        return self._emit(scalar_expr(op, args, self.approx), self._depth(args))
+        return self._emit(self.expr(op, args, self.approx), self._depth(args))
 
 
 def _loops(vars_: Sequence[str], bounds: Sequence[str], parallel: bool) -> list[str]:
@@ -273,7 +274,7 @@ def column_reduction_kernel(red: Op, inputs: Sequence[Value], root: Value, paral
     inner = len(red_vars) + 2
     head = [f"c0 = blk * {COLUMN_BLOCK}", f"c1 = min(c0 + {COLUMN_BLOCK}, out.shape[0])",
             f"acc = np.empty(c1 - c0, np.{dtype.numpy.name})", f"acc[:] = {init}"]
-    buckets = {1: head + pro.buckets.get(1, [])}
+    buckets = {1: head + pro.buckets.get(0, []) + pro.buckets.get(1, [])}  # depth 0: invariant
     for d in range(2, inner):
         buckets[d] = pro.buckets.get(d, [])
     loop = ["for j in range(c1 - c0):"]

@@ -169,12 +169,13 @@ class Jitted:
         else:
             self._stats.hits += 1
         executable, lowered = entry
-        state = [x.array for x in lowered.state_in]
+        state = [x.resident() for x in lowered.state_in]  # device values stay on the device
         results = list(executable(*leaves, *state))
         n_state = len(lowered.state_out)
         if n_state:
             for x, new in zip(lowered.state_out, results[-n_state:]):
                 x.array = new  # donated: usually the very same buffer, updated in place
+                # (a DeviceArray from an accelerator backend stays resident, see state.py)
             results = results[:-n_state]
         return unflatten(lowered.out_tree, results)
 

@@ -15,11 +15,17 @@ import numpy as np
 
 from xlalite.frontend.tensor import Tensor, active_trace
 
+_HOST = Tensor.array  # the slot holding the host array
+
 
 class StateTensor(Tensor):
-    """A tensor that training code may overwrite with ``assign``."""
+    """A tensor that training code may overwrite with ``assign``.
 
-    __slots__ = ("name",)
+    A compiled step on an accelerator leaves the new value in device memory (``resident``),
+    so the next step starts from it with no copy. Reading ``array`` (eager ops, ``numpy()``,
+    ``state_dict()``) brings it back to the host first; the host copy is then the value."""
+
+    __slots__ = ("name", "_device")
     is_state = True
 
     def __init__(self, data: object, dtype: object = None, requires_grad: bool = False,
@@ -28,6 +34,28 @@ class StateTensor(Tensor):
         super().__init__(np.array(data, copy=True) if isinstance(data, np.ndarray) else data,
                          dtype, requires_grad)
         self.name = name
+        self._device = None
+
+    @property
+    def array(self) -> np.ndarray:
+        if self._device is not None:  # a compiled step's result: fetch it once
+            _HOST.__set__(self, self._device.numpy())
+            self._device = None
+        return _HOST.__get__(self)
+
+    @array.setter
+    def array(self, value: object) -> None:
+        from xlalite.runtime.device import DeviceArray
+
+        if isinstance(value, DeviceArray):
+            self._device = value
+        else:
+            _HOST.__set__(self, value)
+            self._device = None
+
+    def resident(self) -> object:
+        """The value where it lives: the device array a compiled step left, else the host one."""
+        return self._device if self._device is not None else _HOST.__get__(self)
 
     def assign(self, value: object) -> None:
         """Replace the contents (same shape and dtype): recorded when tracing, else in place."""

@@ -36,6 +36,11 @@ def leaf_array(leaf: object, where: str) -> np.ndarray:
     """A call-time leaf as an array of a supported dtype (Python scalars: f32/i32/bool)."""
     if isinstance(leaf, Tensor):
         return leaf.array
+    from xlalite.runtime.device import DeviceArray
+
+    if isinstance(leaf, DeviceArray):  # an accelerator result passed back in: stays there
+        TensorType.of(leaf)  # type: ignore[arg-type]
+        return leaf  # type: ignore[return-value]
     if isinstance(leaf, (np.ndarray, np.generic)):
         arr = np.asarray(leaf)
     elif isinstance(leaf, (bool, int, float)):

@@ -25,20 +25,30 @@ def _arg_name(func: Function, i: int) -> str:
     return f"argument #{i} ('{hint}')" if hint else f"argument #{i}"
 
 
-def check_arguments(func: Function, args: Sequence[object]) -> list[np.ndarray]:
-    """Validate and convert call arguments for `func`; raises ArgumentError naming the culprit."""
+def check_type(func: Function, i: int, got: object) -> None:
+    """Raise ArgumentError unless an array with `got`'s shape and dtype fits argument i."""
+    want = func.arg_types[i]
+    try:
+        t = TensorType.of(got)  # type: ignore[arg-type]
+    except TypeError:
+        raise ArgumentError(f"{_arg_name(func, i)} of @{func.name} has unsupported dtype "
+                            f"{got.dtype}; expected {want}") from None  # type: ignore[attr-defined]
+    if t != want:
+        raise ArgumentError(f"{_arg_name(func, i)} of @{func.name} expected {want}, got {t}")
+
+
+def check_count(func: Function, args: Sequence[object]) -> None:
     if len(args) != len(func.args):
         raise ArgumentError(f"@{func.name} takes {len(func.args)} arguments, got {len(args)}")
+
+
+def check_arguments(func: Function, args: Sequence[object]) -> list[np.ndarray]:
+    """Validate and convert call arguments for `func`; raises ArgumentError naming the culprit."""
+    check_count(func, args)
     out = []
-    for i, (arg, want) in enumerate(zip(args, func.arg_types)):
+    for i, arg in enumerate(args):
         arr = np.asarray(arg)
-        try:
-            got = TensorType.of(arr)
-        except TypeError:
-            raise ArgumentError(f"{_arg_name(func, i)} of @{func.name} has unsupported dtype "
-                                f"{arr.dtype}; expected {want}") from None
-        if got != want:
-            raise ArgumentError(f"{_arg_name(func, i)} of @{func.name} expected {want}, got {got}")
+        check_type(func, i, arr)
         out.append(arr if arr.flags.c_contiguous else np.array(arr, order="C"))  # no copy when usable
     return out
 
@@ -67,4 +77,4 @@ class Executable(abc.ABC):
         """Run on already-validated contiguous arrays."""
 
 
-__all__ = ["ArgumentError", "DType", "Executable", "check_arguments"]
+__all__ = ["ArgumentError", "DType", "Executable", "check_arguments", "check_count", "check_type"]
