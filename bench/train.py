@@ -31,10 +31,6 @@ print(json.dumps({{"median_ms": 1e3 * statistics.median(times), "first_step_s": 
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 
-NAMES = {"W3": "W3 MLP 784-512-512-10 b256 SGD step", "W4": "W4 LeNet-5 b128 SGD step",
-         "W5": "W5 LSTM T32 B64 I128 H256 fwd+bwd+SGD"}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few repeats")
@@ -44,7 +40,7 @@ def main() -> None:
 
     results = []
     for workload in ("W3", "W4", "W5"):
-        row = {"workload": NAMES[workload]}
+        row = {"workload": T.NAMES[workload]}
         for peer in T.PEERS:
             code = PROBE.format(here=str(HERE), peer=peer, workload=workload,
                                 repeat=5 if args.quick else 20)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 LR = 0.01
+NAMES = {"W3": "W3 MLP 784-512-512-10 b256 SGD step", "W4": "W4 LeNet-5 b128 SGD step",
+         "W5": "W5 LSTM T32 B64 I128 H256 fwd+bwd+SGD"}
 
 
 def inputs(workload: str):
@@ -19,12 +21,14 @@ def inputs(workload: str):
 
 
 # ---------------------------------------------------------------------------- xlalite
-def xlalite_step(workload: str):
+def xlalite_step(workload: str, backend: str = "numba-cpu", scale: int = 1):
+    """One compiled step on `backend`; `scale` divides the batch (the GPU bench's --quick)."""
     import xlalite as xl
     from xlalite import nn, optim
 
     nn.manual_seed(0)
     x, y = inputs(workload)
+    x, y = x[:max(1, len(x) // scale)], (None if y is None else y[:max(1, len(y) // scale)])
     if workload == "W3":
         model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
                               nn.Linear(512, 10))
@@ -37,7 +41,7 @@ def xlalite_step(workload: str):
         model = nn.LSTM(128, 256)
     opt = optim.SGD(model.parameters(), lr=LR)
 
-    @xl.jit
+    @xl.jit(backend=backend)
     def step(x, y=None):
         if workload == "W5":
             out, _ = model(x)

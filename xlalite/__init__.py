@@ -59,6 +59,7 @@ from xlalite.frontend.numpy_api import (
 )
 from xlalite.frontend.tensor import Tensor, TensorBase, Tracer, no_grad
 from xlalite.ir.types import DType
+from xlalite.runtime import ArgumentError, DeviceArray
 from xlalite.serialize import load, save
 
 tensor = Tensor
@@ -83,4 +84,5 @@ __all__ = [
     "power", "prod", "random_normal", "random_uniform", "reshape", "rsqrt", "sigmoid", "sign",
     "sin", "sqrt", "subtract", "sum", "tanh", "tensor", "transpose", "where", "zeros",
     "grad", "value_and_grad", "vjp", "custom_vjp", "no_grad", "cache_info", "save", "load",
+    "ArgumentError", "DeviceArray",
 ]

@@ -1,12 +1,9 @@
 """Program generation: one kernel call per top-level op, wired by a small Python driver.
 
-Buffers follow the memory plan (``mem.offset`` / ``mem.inplace`` from plan-memory): planned
-intermediates are views into the executable's arena, in-place results reuse their operand's
-buffer, and function results are allocated per call (so they never alias the arena). Kernels
-that need working memory (convolution columns) share one ``scratch`` buffer, sized for the
-largest call. Without
-a plan every intermediate is allocated per call. The driver is plain Python: it only calls
-kernels, so it needs no compilation.
+Buffers follow the memory plan (see ``backends/driver.py``); without a plan every
+intermediate is allocated per call. Kernels that need working memory (convolution columns)
+share one ``scratch`` buffer, sized for the largest call. The driver is plain Python: it
+only calls kernels, so it needs no compilation.
 """
 
 from __future__ import annotations
@@ -16,11 +13,12 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from xlalite.backends.driver import DriverWriter
 from xlalite.backends.numba_cpu.cache import kernel_text
 from xlalite.backends.numba_cpu.conv import CONV_OPS, conv_call
 from xlalite.backends.numba_cpu.loops import CodegenError, group_of
 from xlalite.backends.numba_cpu.ops import Kernel, kernel_for, supported
-from xlalite.ir.core import RETURN, Function, Value
+from xlalite.ir.core import RETURN, Function
 from xlalite.ir.types import TensorType
 from xlalite.ops.registry import FusionKind, find_op
 
@@ -92,42 +90,13 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
     slots = numba.get_num_threads() if allow_parallel else 1
     prog = Program(func, single_threaded_blas=allow_parallel and slots > 1 and _uses_blas(func))
     index: dict[str, int] = {}
-    names: dict[Value, str] = {}
-    lines = ["def run(args, consts, views, scratch):"]
-    for i, a in enumerate(func.args):
-        names[a] = f"a{i}"
-        lines.append(f"    a{i} = args[{i}]")
-    donated = {func.args[i] for i in func.attributes.get("donate", ())}
-    fresh = 0
-    for op in func.body.ops:
-        if op.name == RETURN:
-            continue
-        if len(op.results) != 1:
-            raise CodegenError(f"numba-cpu supports single-result ops, not '{op.name}'")
+    driver = DriverWriter(func, ", scratch", "numba-cpu")
+    for op, ins, dest in driver.ops():
         r = op.results[0]
-        if op.name == "xl.constant":
-            names[r] = f"c{len(prog.consts)}"
-            lines.append(f"    {names[r]} = consts[{len(prog.consts)}]")
-            prog.consts.append(np.array(op.attributes["value"].array, copy=True))
-            continue
-        inplace = op.attributes.get("mem.inplace", (-1,))[0]
-        offset = op.attributes.get("mem.offset", (-1,))[0]
-        if inplace >= 0:
-            dest = names[op.operands[inplace]]
-        elif offset >= 0:
-            dest = f"v{len(prog.views)}"
-            lines.append(f"    {dest} = views[{len(prog.views)}]")
-            prog.views.append((offset, r.type))
-        else:
-            dest = f"o{fresh}"
-            fresh += 1
-            lines.append(f"    {dest} = empty({r.type.shape}, np.{r.type.dtype.numpy.name})")
-        names[r] = dest
-        ins = [names[v] for v in op.operands]
         if op.name == "xl.debug_print":
-            lines.append(f"    print({op.attributes['label']!r} + ': ' + "
-                         f"np.array2string({ins[0]}, threshold=64), flush=True)")
-            lines.append(f"    {dest}[...] = {ins[0]}")
+            driver.emit(f"print({op.attributes['label']!r} + ': ' + "
+                        f"np.array2string({ins[0]}, threshold=64), flush=True)")
+            driver.emit(f"{dest}[...] = {ins[0]}")
             continue
         work = max([r.type.size] + [v.type.size for v in op.operands])  # elements touched
         parallel_op = allow_parallel and work >= min_work
@@ -136,13 +105,13 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
             alias = op.attributes.get("mem.inplace", (-1,))[0]
             conv = conv_call(group, inputs, root, ins, dest, not exact_math, alias, slots,
                              parallel_op)
-            lines.extend(conv.lines)
+            driver.lines.extend(conv.lines)
             prog.scratch_bytes = max(prog.scratch_bytes, conv.scratch)
             if conv.epilogue is not None:
                 kernel = Kernel(conv.epilogue, parallel_op)
                 types = [v.type for v in inputs] + [r.type] + (
                     [conv.product_type] if conv.product_type else [])
-                lines.append(f"    {_call(prog, index, kernel, types)}({', '.join(conv.epilogue_args)})")
+                driver.emit(f"{_call(prog, index, kernel, types)}({', '.join(conv.epilogue_args)})")
             continue
         kernel = kernel_for(op, parallel_op, not exact_math, slots)
         extents = [str(n) for n in kernel.extents]
@@ -150,15 +119,7 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
             prog.scratch_bytes = max(prog.scratch_bytes, kernel.scratch)
             extents.insert(0, "scratch")
         k = _call(prog, index, kernel, [v.type for v in op.operands] + [r.type])
-        lines.append(f"    {k}({', '.join(ins + [dest] + extents)})")
-    outs, seen = [], set()
-    for v in func.outputs:
-        name = names[v]
-        owned = v.defining_op is not None and v.defining_op.name != "xl.constant"
-        if name in seen or not (owned or v in donated):
-            name += ".copy()"  # never hand out an input, a constant or the same array twice
-        seen.add(names[v])
-        outs.append(name)
-    lines.append(f"    return ({', '.join(outs)},)" if outs else "    return ()")
-    prog.driver = "\n".join(lines) + "\n"
+        driver.emit(f"{k}({', '.join(ins + [dest] + extents)})")
+    prog.consts, prog.views = driver.consts, driver.views
+    prog.driver = driver.finish("{}.copy()")
     return prog

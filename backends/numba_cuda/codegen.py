@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from xlalite.backends.driver import DriverWriter
 from xlalite.backends.numba_cpu.loops import CodegenError, group_of
 from xlalite.backends.numba_cpu.ops import LOOP_OPS
 from xlalite.backends.numba_cuda.kernels import (
@@ -29,7 +30,7 @@ from xlalite.backends.numba_cuda.kernels import (
     window_max_grad_kernel,
 )
 from xlalite.backends.numba_cuda.products import conv_kernel, matmul_kernel
-from xlalite.ir.core import RETURN, Function, Op, Value
+from xlalite.ir.core import RETURN, Function, Op
 from xlalite.ir.types import TensorType
 from xlalite.passes.fuse import REDUCTION_ANCHORS, is_unit_reshape
 
@@ -101,42 +102,12 @@ def generate(func: Function) -> CudaProgram:
             raise CodegenError(f"numba-cuda cannot run '{op.name}'")
     prog = CudaProgram(func)
     index: dict[str, int] = {}
-    names: dict[Value, str] = {}
-    lines = ["def run(args, consts, views):"]
-    for i, a in enumerate(func.args):
-        names[a] = f"a{i}"
-        lines.append(f"    a{i} = args[{i}]")
-    donated = {func.args[i] for i in func.attributes.get("donate", ())}
-    fresh = 0
-    for op in func.body.ops:
-        if op.name == RETURN:
-            continue
-        if len(op.results) != 1:
-            raise CodegenError(f"numba-cuda supports single-result ops, not '{op.name}'")
-        r = op.results[0]
-        if op.name == "xl.constant":
-            names[r] = f"c{len(prog.consts)}"
-            lines.append(f"    {names[r]} = consts[{len(prog.consts)}]")
-            prog.consts.append(np.array(op.attributes["value"].array, copy=True))
-            continue
-        inplace = op.attributes.get("mem.inplace", (-1,))[0]
-        offset = op.attributes.get("mem.offset", (-1,))[0]
-        if inplace >= 0:
-            dest = names[op.operands[inplace]]
-        elif offset >= 0:
-            dest = f"v{len(prog.views)}"
-            lines.append(f"    {dest} = views[{len(prog.views)}]")
-            prog.views.append((offset, r.type))
-        else:
-            dest = f"o{fresh}"
-            fresh += 1
-            lines.append(f"    {dest} = empty({r.type.shape}, np.{r.type.dtype.numpy.name})")
-        names[r] = dest
-        ins = [names[v] for v in op.operands]
+    driver = DriverWriter(func, "", "numba-cuda")
+    for op, ins, dest in driver.ops():
         if op.name == "xl.debug_print":
-            lines.append(f"    print({op.attributes['label']!r} + ': ' + "
-                         f"np.array2string({ins[0]}.copy_to_host(), threshold=64), flush=True)")
-            lines.append(f"    {dest}.copy_to_device({ins[0]})")
+            driver.emit(f"print({op.attributes['label']!r} + ': ' + "
+                        f"np.array2string({ins[0]}.copy_to_host(), threshold=64), flush=True)")
+            driver.emit(f"{dest}.copy_to_device({ins[0]})")
             continue
         for kernel in kernels_for(op):
             kernel = replace(kernel, source=scalars_as_vectors(kernel.source))
@@ -144,16 +115,8 @@ def generate(func: Function) -> CudaProgram:
                 index[kernel.source] = len(prog.kernels)
                 prog.kernels.append(kernel)
             k = index[kernel.source]
-            prog.calls.append((k, [v.type for v in op.operands] + [r.type]))
-            lines.append(f"    k{k}[{kernel.blocks}, {kernel.threads}]({', '.join(ins + [dest])})")
-    outs, seen = [], set()
-    for v in func.outputs:
-        name = names[v]
-        owned = v.defining_op is not None and v.defining_op.name != "xl.constant"
-        if name in seen or not (owned or v in donated):
-            name = f"copy({name})"  # never hand out an input, a constant or one array twice
-        seen.add(names[v])
-        outs.append(name)
-    lines.append(f"    return ({', '.join(outs)},)" if outs else "    return ()")
-    prog.driver = "\n".join(lines) + "\n"
+            prog.calls.append((k, [v.type for v in op.operands] + [op.results[0].type]))
+            driver.emit(f"k{k}[{kernel.blocks}, {kernel.threads}]({', '.join(ins + [dest])})")
+    prog.consts, prog.views = driver.consts, driver.views
+    prog.driver = driver.finish("copy({})")
     return prog

@@ -1,0 +1,88 @@
+"""The driver a code-generating backend emits: plain Python that runs one function.
+
+It binds the arguments, the constants and the planned buffers, and a backend adds one kernel
+call per top-level op. Buffers follow the memory plan (``mem.offset`` / ``mem.inplace`` from
+plan-memory): planned intermediates are views of the executable's arena, in-place results
+reuse their operand's buffer, the others are allocated per call, so function results never
+alias the arena. numba-cpu and numba-cuda share this; only what the lines call differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from xlalite.backends.numba_cpu.loops import CodegenError
+from xlalite.ir.core import RETURN, Function, Op, Value
+from xlalite.ir.types import TensorType
+
+
+class DriverWriter:
+    """Writes ``def run(<params>)`` for `func`; `consts` and `views` fill as ops are walked.
+
+    The generated function takes the arguments as ``args``, the constants as ``consts``
+    (``consts[i]`` is ``self.consts[i]``) and the arena views as ``views`` (``views[i]`` is
+    the buffer at ``self.views[i]``'s (offset, type)), plus whatever else `params` names.
+    """
+
+    def __init__(self, func: Function, params: str, backend: str) -> None:
+        self.func = func
+        self.backend = backend
+        self.lines = [f"def run(args, consts, views{params}):"]
+        self.names: dict[Value, str] = {}
+        self.consts: list[np.ndarray] = []
+        self.views: list[tuple[int, TensorType]] = []
+        self.fresh = 0
+        for i, a in enumerate(func.args):
+            self.bind(a, f"a{i}", f"args[{i}]")
+
+    def bind(self, value: Value, name: str, expr: str) -> None:
+        self.names[value] = name
+        self.lines.append(f"    {name} = {expr}")
+
+    def emit(self, line: str) -> None:
+        self.lines.append("    " + line)
+
+    def ops(self) -> Iterator[tuple[Op, list[str], str]]:
+        """Each top-level op to run, with its operands' names and its result's buffer.
+
+        Constants are bound here and not yielded; every yielded op has one result.
+        """
+        for op in self.func.body.ops:
+            if op.name == RETURN:
+                continue
+            if len(op.results) != 1:
+                raise CodegenError(f"{self.backend} supports single-result ops, not '{op.name}'")
+            r = op.results[0]
+            if op.name == "xl.constant":
+                self.bind(r, f"c{len(self.consts)}", f"consts[{len(self.consts)}]")
+                self.consts.append(np.array(op.attributes["value"].array, copy=True))
+                continue
+            inplace = op.attributes.get("mem.inplace", (-1,))[0]
+            offset = op.attributes.get("mem.offset", (-1,))[0]
+            if inplace >= 0:
+                self.names[r] = self.names[op.operands[inplace]]
+            elif offset >= 0:
+                self.bind(r, f"v{len(self.views)}", f"views[{len(self.views)}]")
+                self.views.append((offset, r.type))
+            else:
+                self.bind(r, f"o{self.fresh}",
+                          f"empty({r.type.shape}, np.{r.type.dtype.numpy.name})")
+                self.fresh += 1
+            yield op, [self.names[v] for v in op.operands], self.names[r]
+
+    def finish(self, copy: str) -> str:
+        """The driver's source, returning the outputs; `copy` (a format with one ``{}``)
+        copies a buffer the caller must not get as it is: an input that was not donated,
+        a constant, or one buffer returned twice."""
+        donated = {self.func.args[i] for i in self.func.attributes.get("donate", ())}
+        outs, seen = [], set()
+        for v in self.func.outputs:
+            name = self.names[v]
+            owned = v.defining_op is not None and v.defining_op.name != "xl.constant"
+            outs.append(copy.format(name) if name in seen or not (owned or v in donated)
+                        else name)
+            seen.add(name)
+        self.emit(f"return ({', '.join(outs)},)" if outs else "return ()")
+        return "\n".join(self.lines) + "\n"
