@@ -26,9 +26,12 @@ def _window_loops(op: Op, lines: list[str], depth: int) -> tuple[int, str]:
     rank = op.operands[0].type.rank
     for d in range(rank):
         (low, high), s = a["padding"][d], a["strides"][d]
+        start = f"o{d} * {s}" if s != 1 else f"o{d}"
+        if a["window"][d] == 1 and not (low or high):  # a loop of one trip is no loop
+            lines.append(_pad(depth) + f"p{d} = {start}")
+            continue
         lines.append(_pad(depth) + f"for w{d} in range({a['window'][d]}):")
         depth += 1
-        start = f"o{d} * {s}" if s != 1 else f"o{d}"
         lines.append(_pad(depth) + f"p{d} = {start} + w{d}" + (f" - {low}" if low else ""))
         if low or high:
             lines.append(_pad(depth) + f"if p{d} < 0 or p{d} >= {op.operands[0].type.shape[d]}:")
@@ -101,11 +104,11 @@ def window_max_grad_kernel(op: Op, parallel: bool) -> str:
     lines += [_pad(inner) + f"v = in0[{index}]",
               _pad(inner) + "best = v if (v > best or v != v) else best"]
     outs = ", ".join(f"o{d}" for d in range(rank)) or "()"
-    lines += [_pad(depth) + "nan = best != best", _pad(depth) + f"g = in1[{outs}]",
-              _pad(depth) + "taken = False"]
+    lines += [_pad(depth) + f"g = in1[{outs}]", _pad(depth) + "taken = False"]
     inner, index = _window_loops(op, lines, depth)
     lines += [_pad(inner) + f"v = in0[{index}]",
-              _pad(inner) + "hit = (not taken) & ((v == best) | (nan & (v != v)))",
+              # a NaN anywhere makes best NaN, so `v != v` can only hold when best is NaN
+              _pad(inner) + "hit = (not taken) & ((v == best) | (v != v))",
               _pad(inner) + f"out[{index}] {'=' if tiles else '+='} g if hit else {zero}",
               _pad(inner) + "taken = taken | hit"]
     return "\n".join(lines) + "\n"
