@@ -169,6 +169,45 @@ func @sgd(%w: f32[1024], %g: f32[1024]) -> f32[1024] attributes {donate = [0]} {
     assert "= out[i0]" in kernel and "in0[" not in kernel, kernel
 
 
+@pytest.mark.parametrize("donate", [True, False])
+@pytest.mark.parametrize("form, accumulates", [
+    ("c - k * (a @ b)", True), ("c + a @ b", True), ("(a @ b) * k + c", True),
+    ("c - a @ b", True), ("a @ b - c", False), ("c - k * (c @ b)", False)])
+def test_products_accumulating_into_an_input_are_one_blas_call(form, accumulates, donate):
+    """C + alpha * (A @ B) (an SGD update by a weight gradient) runs as gemm with beta = 1
+    into C's buffer; other epilogues keep the product apart."""
+    t = "f32[5,5]"
+    body = {
+        "c - k * (a @ b)": ["%p = dot(%a, %b)", "%s = mul(%k, %p)", "%r = sub(%c, %s)"],
+        "c + a @ b": ["%p = dot(%a, %b)", "%r = add(%c, %p)"],
+        "(a @ b) * k + c": ["%p = dot(%a, %b)", "%s = mul(%p, %k)", "%r = add(%s, %c)"],
+        "c - a @ b": ["%p = dot(%a, %b)", "%r = sub(%c, %p)"],
+        "a @ b - c": ["%p = dot(%a, %b)", "%r = sub(%p, %c)"],
+        "c - k * (c @ b)": ["%p = dot(%c, %b)", "%s = mul(%k, %p)", "%r = sub(%c, %s)"],
+    }[form]
+    lines = []
+    for stmt in body:
+        res, call = stmt.split(" = ")
+        name, args = call[:-1].split("(")
+        attrs = ' {contract = [[1], [0]], batch = [[], []]}' if name == "dot" else ""
+        opname = "dot_general" if name == "dot" else name
+        n = len(args.split(","))
+        lines.append(f'  {res} = "xl.{opname}"({args}){attrs} : ({", ".join([t] * n)}) -> {t}')
+    src = (f"func @f(%c: {t}, %a: {t}, %b: {t}) -> {t}"
+           + (" attributes {donate = [0]}" if donate else "") + " {\n"
+           + f'  %k = "xl.constant"() {{value = dense<-0.25> : {t}}} : () -> {t}\n'
+           + "\n".join(lines) + "\n  return %r\n}")
+    m = parse_module(src)
+    inputs = [np.random.default_rng(i).standard_normal((5, 5)).astype(np.float32)
+              for i in range(3)]
+    assert_matches_interpreter(m, inputs)
+    from xlalite.passes import run_pipeline
+
+    run_pipeline(m, BACKEND.default_pipeline())
+    (kernel,) = [k.source for k in BACKEND.compile(m).program.kernels if "blas.matmul" in k.source]
+    assert (", 1.0)" in kernel and "prod" not in kernel) == accumulates, kernel
+
+
 def test_argument_errors_name_the_argument_and_both_types():
     jf = xl.jit(lambda x, y: x + y)
     exe = jf.lower(np.ones(3, np.float32), np.ones(3, np.float32)).compile()

@@ -78,25 +78,28 @@ def _xxgemm(typingctx, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off
 
 
 @njit(cache=True)
-def gemm(trans_a, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc):
-    """C = op(A) @ op(B) + beta * C on flat row-major storage (see _xxgemm); m, n, k >= 1."""
+def gemm(trans_a, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc,
+         alpha=1.0):
+    """C = alpha * op(A) @ op(B) + beta * C on flat row-major storage (see _xxgemm)."""
     if m > 0 and n > 0 and k > 0:
-        _xxgemm(trans_a, trans_b, m, n, k, 1.0, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc)
-    elif beta == 0.0:
+        _xxgemm(trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta, c, c_off,
+                ldc)
+    elif beta != 1.0:  # an empty product: C = beta * C (0 * NaN is 0 here, as in BLAS)
         for i in range(m):
             for j in range(n):
-                c[c_off + i * ldc + j] = 0
+                c[c_off + i * ldc + j] = 0 if beta == 0.0 else beta * c[c_off + i * ldc + j]
 
 
 @njit(cache=True, parallel=True)
-def matmul(a, trans_a, b, trans_b, c, slots):
-    """c (m x n, C-contiguous) = op(a) @ op(b) for 2-D C-contiguous a, b, split into `slots`
-    row blocks of c computed in parallel (each by one BLAS call)."""
+def matmul(a, trans_a, b, trans_b, c, slots, alpha=1.0, beta=0.0):
+    """c (m x n, C-contiguous) = alpha * op(a) @ op(b) + beta * c for 2-D C-contiguous a, b,
+    split into `slots` row blocks of c computed in parallel (each by one BLAS call)."""
     m, n = c.shape
     k = a.shape[0] if trans_a else a.shape[1]
     af, bf, cf = a.reshape(-1), b.reshape(-1), c.reshape(-1)
     if slots == 1:  # on this thread: a parallel region of one would run on a worker thread
-        gemm(trans_a, trans_b, m, n, k, af, 0, a.shape[1], bf, 0, b.shape[1], 0.0, cf, 0, n)
+        gemm(trans_a, trans_b, m, n, k, af, 0, a.shape[1], bf, 0, b.shape[1], beta, cf, 0, n,
+             alpha)
         return
     step = -(-m // slots)
     for s in prange(slots):
@@ -104,7 +107,7 @@ def matmul(a, trans_a, b, trans_b, c, slots):
         rows = min(m, r0 + step) - r0
         if rows > 0:  # a's rows r0.. (or its columns, if transposed) make c's rows r0..
             gemm(trans_a, trans_b, rows, n, k, af, r0 if trans_a else r0 * a.shape[1],
-                 a.shape[1], bf, 0, b.shape[1], 0.0, cf, r0 * n, n)
+                 a.shape[1], bf, 0, b.shape[1], beta, cf, r0 * n, n, alpha)
 
 
 @njit(cache=True, parallel=True)

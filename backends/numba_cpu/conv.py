@@ -22,7 +22,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from xlalite.backends.numba_cpu.loops import PARALLEL_MIN_MACS, epilogue
+from xlalite.backends.numba_cpu.loops import epilogue
+from xlalite.backends.numba_cpu.matmul import PARALLEL_MIN_MACS
 from xlalite.ir.core import Op, Value
 from xlalite.ir.types import TensorType
 

@@ -1,4 +1,5 @@
-"""Loop-nest kernels for fused groups: ``loop``, ``reduction`` and ``matmul`` (+ epilogue).
+"""Loop-nest kernels for fused groups: ``loop`` and ``reduction``, and the elementwise epilogue
+of product kernels (matmul.py, conv.py).
 
 A group is (ops, inputs, root): `inputs` are the values read from memory (kernel parameters
 ``in0, in1, ...``), `root` the value written to ``out``. :class:`ExprGen` computes any value of
@@ -300,90 +301,6 @@ def column_reduction_kernel(red: Op, inputs: Sequence[Value], root: Value, paral
     pad = "    " * 2
     lines.extend(pad + stmt for stmt in finish)
     return "\n".join(lines) + "\n", tuple(src.type.shape[a] for a in axes)
-
-
-#: matrix products (and convolutions) with fewer multiply-adds run on one thread
-PARALLEL_MIN_MACS = 1 << 21
-
-
-def dot_macs(dot: Op) -> int:
-    """Multiply-adds of a dot_general: result elements times the contracted extent."""
-    lhs = dot.operands[0].type
-    contracted = 1
-    for d in dot.attributes["contract"][0]:
-        contracted *= lhs.shape[d]
-    return dot.results[0].type.size * contracted
-
-
-def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, approx: bool,
-                  alias: int, slots: int) -> tuple[str, int, tuple[int, ...]]:
-    """BLAS on the canonical (B, M, K) x (B, K, N) layout (a plain matrix product passes
-    transposed operands as flags), split over `slots` threads (blas.py), then the elementwise
-    epilogue in place over ``out``. Returns the source, the scratch bytes it needs and its
-    integer arguments (flags and slots are arguments: as literals, each combination would
-    compile blas.matmul again).
-
-    `alias`: the input out overwrites in place (-1: none); the product then goes to scratch."""
-    (dot,) = [op for op in ops if op.name == "xl.dot_general"]
-    lhs, rhs = dot.operands
-    if lhs not in inputs or rhs not in inputs:
-        raise CodegenError("matmul kernels read both operands from memory")
-    (ca, cb), (ba, bb) = dot.attributes["contract"], dot.attributes["batch"]
-    from xlalite.ops.linalg import free_dims
-
-    fa, fb = free_dims(lhs.type.rank, ca, ba), free_dims(rhs.type.rank, cb, bb)
-    li, ri = f"in{inputs.index(lhs)}", f"in{inputs.index(rhs)}"
-    has_epilogue = root is not dot.results[0]
-    dtype = dot.results[0].type.dtype
-    # out cannot hold the product if it aliases an input the epilogue reads, or has another
-    # element type (a comparison, a cast)
-    product = "prod" if has_epilogue and (alias >= 0 or root.type.dtype != dtype) else "out"
-    params = [f"in{k}" for k in range(len(inputs))] + ["out"] + (["scratch"] if product == "prod" else [])
-    plain = not ba and lhs.type.rank == rhs.type.rank == 2 and dtype.is_float and len(ca) == 1
-    if dot_macs(dot) < PARALLEL_MIN_MACS:
-        slots = 1  # waking a second thread costs more than it saves
-    if plain:
-        names, extents = ("trans_a", "trans_b", "slots"), (int(ca != (1,)), int(cb != (0,)), slots)
-    else:
-        names, extents = (("slots",), (slots,)) if dtype.is_float else ((), ())
-    params += names
-    lines = [f"def kernel({', '.join(params)}):"]
-    scratch = dot.results[0].type.nbytes if product == "prod" else 0
-    if product == "prod":
-        lines.append(f"    prod = scratch[:out.size * {dtype.numpy.itemsize}]"
-                     f".view(np.{dtype.numpy.name}).reshape(out.shape)")
-
-    def arrange(name: str, perm: list[int], groups: list[list[int]], target: str) -> None:
-        order = ", ".join(map(str, perm))
-        src = name if perm == sorted(perm) else f"np.ascontiguousarray({name}.transpose(({order},)))"
-        lines.append(f"    {target}_src = {src}")
-        dims, k = [], 0
-        for g in groups:
-            dims.append(" * ".join([f"{target}_src.shape[{k + j}]" for j in range(len(g))]) or "1")
-            k += len(g)
-        lines.append(f"    {target} = {target}_src.reshape(({', '.join(dims)},))")
-
-    if plain:  # BLAS takes a transposed operand as a flag, so the weight is never copied
-        lines.append(f"    blas.matmul({li}, trans_a, {ri}, trans_b, {product}, slots)")
-        if has_epilogue:
-            epilogue(lines, dot, inputs, root, product, approx, alias=alias)
-        return "\n".join(lines) + "\n", scratch, extents
-    arrange(li, list(ba) + fa + list(ca), [list(ba), fa, list(ca)], "a")
-    arrange(ri, list(bb) + list(cb) + fb, [list(bb), list(cb), fb], "b")
-    lines.append(f"    o = {product}.reshape((a.shape[0], a.shape[1], b.shape[2]))")
-    if dtype.is_float:
-        lines.append("    blas.batched(a, b, o, slots)")
-    else:  # BLAS has no integer GEMM
-        lines += ["    for bi in range(a.shape[0]):",
-                  "        for i in range(a.shape[1]):",
-                  "            for j in range(b.shape[2]):",
-                  f"                s = {literal(0, lhs.type.dtype)}",
-                  "                for k in range(a.shape[2]):",
-                  "                    s += a[bi, i, k] * b[bi, k, j]",
-                  "                o[bi, i, j] = s"]
-    if has_epilogue:  # epilogue over the matmul result, in place
-        epilogue(lines, dot, inputs, root, product, approx, alias=alias)
-    return "\n".join(lines) + "\n", scratch, extents
 
 
 def epilogue(lines: list[str], anchor: Op, inputs: Sequence[Value], root: Value, product: str,

@@ -17,9 +17,9 @@ from xlalite.backends.numba_cpu.loops import (
     CodegenError,
     group_of,
     loop_kernel,
-    matmul_kernel,
     reduction_kernel,
 )
+from xlalite.backends.numba_cpu.matmul import matmul_kernel
 from xlalite.backends.numba_cpu.scalar import SCALAR
 from xlalite.backends.numba_cpu.window import (
     max_grad_parallel_safe,
