@@ -3,8 +3,9 @@
 One worklist driver runs the patterns each op declares (``OpDef.patterns``, see
 ``xlalite/ops/patterns.py``), folds pure ops whose operands are all constants by running their
 NumPy reference (unless the result has more than ``fold-limit`` elements, so huge constants
-are never materialized), and erases dead pure ops. Whatever a rewrite touches goes back on the
-worklist, so rewrites compose (``neg(neg(neg x)) => neg x``).
+are never materialized; an elementwise op of splats folds to a splat at any size), and
+erases dead pure ops. Whatever a rewrite touches goes back on the worklist, so rewrites
+compose (``neg(neg(neg x)) => neg x``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import numpy as np
 from xlalite.ir.attributes import DenseElements
 from xlalite.ir.core import TERMINATORS, Function, Op
 from xlalite.ir.rewrite import Rewriter, constant_of
-from xlalite.ops.registry import find_op
+from xlalite.ir.types import TensorType
+from xlalite.ops.registry import FusionKind, find_op
 from xlalite.passes.dce import is_removable
 from xlalite.passes.manager import FunctionPass, register_pass
 
@@ -32,12 +34,20 @@ def try_fold(op: Op, rw: Rewriter, fold_limit: int) -> bool:
     literals = [constant_of(v) for v in op.operands]
     if any(c is None for c in literals):
         return False
-    out_size = sum(t.size for t in op.result_types)
-    # Never grow data (a broadcast of a constant stays a broadcast) and respect the cap.
-    if out_size > fold_limit or out_size > sum(c.type.size for c in literals):
-        return False
+    types = list(op.result_types)
+    arrays = [c.array for c in literals]
+    if opdef.fusion is FusionKind.ELEMENTWISE and all(c.is_splat for c in literals):
+        # splats in, a splat out, whatever the size: compute one element (the gradient of
+        # x ** 2 holds pow(x, 2 - 1), which would otherwise stay a pow per element)
+        arrays = [a.reshape(-1)[:1] for a in arrays]
+        types = [TensorType((1,), t.dtype) for t in types]
+    else:
+        out_size = sum(t.size for t in types)
+        # Never grow data (a broadcast of a constant stays a broadcast) and respect the cap.
+        if out_size > fold_limit or out_size > sum(c.type.size for c in literals):
+            return False
     with np.errstate(all="ignore"):
-        outs = opdef.evaluate([c.array for c in literals], op.attributes, op.result_types)
+        outs = opdef.evaluate(arrays, op.attributes, types)
     b = rw.builder(op)
     values = [b.add("xl.constant", value=DenseElements(a, t))
               for a, t in zip(outs, op.result_types, strict=True)]
