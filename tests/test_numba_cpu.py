@@ -208,6 +208,25 @@ def test_products_accumulating_into_an_input_are_one_blas_call(form, accumulates
     assert (", 1.0)" in kernel and "prod" not in kernel) == accumulates, kernel
 
 
+@settings(max_examples=scaled(25), deadline=None)
+@given(m=st.integers(1, 9), n=st.integers(1, 9), k=st.integers(0, 5), trans_a=st.booleans(),
+       trans_b=st.booleans(), slots=st.integers(1, 4), beta=st.sampled_from([0.0, 1.0]))
+def test_blas_matmul_blocks_cover_c_exactly(m, n, k, trans_a, trans_b, slots, beta):
+    """Row or column blocks over `slots` threads, transposed operands as flags, alpha and beta,
+    an empty contraction: every element of C is written once, as alpha * A @ B + beta * C."""
+    from xlalite.backends.numba_cpu import blas
+    from xlalite.backends.numba_cpu.threads import SingleThreadedBlas
+
+    rng = np.random.default_rng(m * 100 + n * 10 + k)
+    a = rng.standard_normal((k, m) if trans_a else (m, k))
+    b = rng.standard_normal((n, k) if trans_b else (k, n))
+    c = rng.standard_normal((m, n))
+    want = -0.5 * ((a.T if trans_a else a) @ (b.T if trans_b else b)) + beta * c
+    with SingleThreadedBlas():
+        blas.matmul(a, int(trans_a), b, int(trans_b), c, slots, -0.5, beta)
+    np.testing.assert_allclose(c, want, rtol=1e-12, atol=1e-12)
+
+
 def test_argument_errors_name_the_argument_and_both_types():
     jf = xl.jit(lambda x, y: x + y)
     exe = jf.lower(np.ones(3, np.float32), np.ones(3, np.float32)).compile()
