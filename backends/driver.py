@@ -26,9 +26,11 @@ class DriverWriter:
     the buffer at ``self.views[i]``'s (offset, type)), plus whatever else `params` names.
     """
 
-    def __init__(self, func: Function, params: str, backend: str) -> None:
+    def __init__(self, func: Function, params: str, backend: str,
+                 scalars_as_vectors: bool = False) -> None:
         self.func = func
         self.backend = backend
+        self.scalars_as_vectors = scalars_as_vectors  # rank 0 is stored as shape (1,)
         self.lines = [f"def run(args, consts, views{params}):"]
         self.names: dict[Value, str] = {}
         self.consts: list[np.ndarray] = []
@@ -47,7 +49,8 @@ class DriverWriter:
     def ops(self) -> Iterator[tuple[Op, list[str], str]]:
         """Each top-level op to run, with its operands' names and its result's buffer.
 
-        Constants are bound here and not yielded; every yielded op has one result.
+        Constants and reshapes the plan made views are bound here and not yielded; every
+        yielded op has one result.
         """
         for op in self.func.body.ops:
             if op.name == RETURN:
@@ -61,6 +64,11 @@ class DriverWriter:
                 continue
             inplace = op.attributes.get("mem.inplace", (-1,))[0]
             offset = op.attributes.get("mem.offset", (-1,))[0]
+            if inplace >= 0 and op.name == "xl.reshape":  # a view: nothing to run
+                shape = r.type.shape or ((1,) if self.scalars_as_vectors else ())
+                self.bind(r, f"r{self.fresh}", f"{self.names[op.operands[0]]}.reshape({shape})")
+                self.fresh += 1
+                continue
             if inplace >= 0:
                 self.names[r] = self.names[op.operands[inplace]]
             elif offset >= 0:

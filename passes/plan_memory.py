@@ -3,7 +3,8 @@
 Liveness is taken over the scheduled function (its op order): a value lives from the op that
 defines it to its last use. Values whose lifetimes do not overlap share storage; an
 elementwise op (or a ``loop`` fusion that reads the input elementwise) writes its result over
-an input that dies there when both have the same size; a function argument listed in the
+an input that dies there when both have the same size, and a reshape is a view of an input
+that dies there (backends then run no kernel for it); a function argument listed in the
 ``donate`` function attribute may be overwritten the same way (this is how an optimizer step
 updates parameters in place). Constants and function results are never placed in the arena,
 so results handed back to the caller never alias it.
@@ -78,6 +79,13 @@ def _feeds_anchor(op: Op) -> bool:
     return False
 
 
+def is_view(op: Op, operand: int) -> bool:
+    """Whether result 0 of `op` can be operand `operand`'s bytes as they are: a reshape (a
+    row-major relabelling) of a buffer of the same element type."""
+    return (op.name == "xl.reshape" and operand == 0
+            and op.operands[0].type.dtype == op.results[0].type.dtype)
+
+
 def _elementwise(op: Op) -> bool:
     opdef = find_op(op.name)
     return opdef is not None and opdef.fusion is FusionKind.ELEMENTWISE and op.name != "xl.constant"
@@ -90,10 +98,10 @@ def _inplace_operand(op: Op, i: int, live: dict, owner: dict, donated: set[Value
         return -1
     result = op.results[0]
     for k, v in enumerate(op.operands):
-        # identical types, not just sizes: kernels index their output with its own shape
-        if v.type != result.type or live[v][1] != i or v in outputs:
+        if live[v][1] != i or v in outputs:
             continue
-        if not reads_elementwise(op, k):
+        # identical types, not just sizes: kernels index their output with its own shape
+        if not is_view(op, k) and (v.type != result.type or not reads_elementwise(op, k)):
             continue
         if (v in owner and result not in outputs) or v in donated:  # arena or donated memory
             return k
@@ -174,8 +182,8 @@ def check_plan(func: Function) -> list[str]:
             continue
         inplace = op.attributes.get("mem.inplace", (-1,) * len(op.results))
         for r, off, k in zip(op.results, offsets, inplace, strict=True):
-            if k >= 0 and (not reads_elementwise(op, k) or live[op.operands[k]][1] != i
-                           or op.operands[k].type != r.type):
+            if k >= 0 and (live[op.operands[k]][1] != i or not (is_view(op, k) or (
+                    reads_elementwise(op, k) and op.operands[k].type == r.type))):
                 problems.append(f"op #{i} '{op.name}' writes in place over an operand that is "
                                 "still live or not read elementwise")
             if off < 0:

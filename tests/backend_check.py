@@ -37,3 +37,21 @@ def assert_matches_interpreter(module: Module, inputs: list[np.ndarray],
             np.testing.assert_allclose(g, w, rtol=rtol, atol=atol * scale, equal_nan=True)
         else:
             np.testing.assert_array_equal(g, w)
+
+
+def assert_reshapes_are_views(backend: str) -> None:
+    """tests/programs.RESHAPE_VIEWS under plan-memory: right results, and the reshapes the
+    plan made views are views in the driver, not kernels."""
+    from tests.programs import RESHAPE_VIEWS
+    from xlalite.passes import run_pipeline
+
+    m = parse_module(RESHAPE_VIEWS)
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal((8, 8)).astype(np.float32),
+              rng.standard_normal((1, 1)).astype(np.float32)]
+    assert_matches_interpreter(m, inputs, backend=backend, pipeline="plan-memory")
+    run_pipeline(m, "plan-memory")
+    program = get_backend(backend).compile(m).program
+    assert program.driver.count(".reshape(") == 2, program.driver  # the two views
+    # exp, the argument's reshape (a copy), tanh, add, neg; exp and neg of the scalar
+    assert len(program.calls) == 7, program.driver

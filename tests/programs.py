@@ -110,3 +110,20 @@ def draw_conv_geometry(data, batch=1):
     w = data.draw(st.integers(dilation[1] * (kw - 1) + 1, 5))
     attrs = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
     return (batch, groups * cg, h, w), (groups * og, cg, kh, kw), attrs
+
+
+#: reshapes the memory plan makes views (of an intermediate, down to rank 0) next to ones it
+#: must copy (of an argument); backends check it against the interpreter and count kernels
+RESHAPE_VIEWS = """
+func @reshape_views(%x: f32[8,8], %s: f32[1,1]) -> (f32[64], f32[64], f32[]) {
+  %0 = "xl.exp"(%x) : (f32[8,8]) -> f32[8,8]
+  %1 = "xl.reshape"(%0) {shape = [64]} : (f32[8,8]) -> f32[64]
+  %2 = "xl.reshape"(%x) {shape = [64]} : (f32[8,8]) -> f32[64]
+  %3 = "xl.tanh"(%1) : (f32[64]) -> f32[64]
+  %4 = "xl.add"(%3, %2) : (f32[64], f32[64]) -> f32[64]
+  %5 = "xl.neg"(%2) : (f32[64]) -> f32[64]
+  %6 = "xl.exp"(%s) : (f32[1,1]) -> f32[1,1]
+  %7 = "xl.reshape"(%6) {shape = []} : (f32[1,1]) -> f32[]
+  %8 = "xl.neg"(%7) : (f32[]) -> f32[]
+  return %4, %5, %8
+}"""

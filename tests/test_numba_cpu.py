@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import xlalite as xl
-from tests.backend_check import assert_matches_interpreter
+from tests.backend_check import assert_matches_interpreter, assert_reshapes_are_views
 from tests.conftest import scaled
 from tests.gradcheck import random_inputs
 from tests.programs import programs
@@ -225,6 +225,10 @@ def test_blas_matmul_blocks_cover_c_exactly(m, n, k, trans_a, trans_b, slots, be
     with SingleThreadedBlas():
         blas.matmul(a, int(trans_a), b, int(trans_b), c, slots, -0.5, beta)
     np.testing.assert_allclose(c, want, rtol=1e-12, atol=1e-12)
+
+
+def test_planned_reshapes_are_views_and_run_no_kernel():
+    assert_reshapes_are_views("numba-cpu")
 
 
 def test_argument_errors_name_the_argument_and_both_types():

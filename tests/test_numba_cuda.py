@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 
 import xlalite as xl
-from tests.backend_check import assert_matches_interpreter
+from tests.backend_check import assert_matches_interpreter, assert_reshapes_are_views
 from tests.gradcheck import random_inputs
 from tests.programs import programs
 from tests.programs import random_inputs as program_inputs
@@ -113,6 +113,10 @@ func @f(%x: {x_t}, %w: {w_t}, %g: {y_t}, %b: f32[{w_t.shape[0]}]) -> ({y_t}, {x_
 
 
 @needs_device
+def test_planned_reshapes_are_views_and_run_no_kernel():
+    assert_reshapes_are_views("numba-cuda")
+
+
 def test_results_stay_on_the_device_and_are_passed_back_without_copies():
     src = """
 func @sgd(%w: f32[64], %g: f32[64]) -> f32[64] attributes {donate = [0]} {

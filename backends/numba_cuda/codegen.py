@@ -102,7 +102,7 @@ def generate(func: Function) -> CudaProgram:
             raise CodegenError(f"numba-cuda cannot run '{op.name}'")
     prog = CudaProgram(func)
     index: dict[str, int] = {}
-    driver = DriverWriter(func, "", "numba-cuda")
+    driver = DriverWriter(func, "", "numba-cuda", scalars_as_vectors=True)
     for op, ins, dest in driver.ops():
         if op.name == "xl.debug_print":
             driver.emit(f"print({op.attributes['label']!r} + ': ' + "
