@@ -231,6 +231,24 @@ def test_planned_reshapes_are_views_and_run_no_kernel():
     assert_reshapes_are_views("numba-cpu")
 
 
+@pytest.mark.skipif(__import__("numba").get_num_threads() < 2, reason="needs two threads")
+@pytest.mark.parametrize("rows, blas_threads", [(256, True), (1024, False)])
+def test_blas_owns_the_cores_when_only_products_run_in_parallel(rows, blas_threads):
+    """An MLP-sized step (every loop below the parallel threshold) leaves BLAS its threads;
+    a loop big enough for Numba's threads puts BLAS at one thread inside row blocks."""
+    t, w = f"f32[{rows},512]", "f32[512,512]"
+    m = parse_module(f"""
+func @layer(%x: {t}, %w: {w}) -> {t} {{
+  %0 = "xl.dot_general"(%x, %w) {{contract = [[1], [0]], batch = [[], []]}} : ({t}, {w}) -> {t}
+  %1 = "xl.tanh"(%0) : ({t}) -> {t}
+  return %1
+}}""")
+    program = BACKEND.compile(m).program
+    slots = [extents[-1] for k, _, extents in program.calls if "blas.matmul" in program.kernels[k].source]
+    assert program.single_threaded_blas is not blas_threads
+    assert slots == [1 if blas_threads else __import__("numba").get_num_threads()]
+
+
 def test_argument_errors_name_the_argument_and_both_types():
     jf = xl.jit(lambda x, y: x + y)
     exe = jf.lower(np.ones(3, np.float32), np.ones(3, np.float32)).compile()

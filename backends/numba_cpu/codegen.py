@@ -60,6 +60,21 @@ def _uses_blas(func: Function) -> bool:
     return False
 
 
+def _only_products_parallel(func: Function, min_work: int) -> bool:
+    """Whether matrix products are the only work big enough to run in parallel: no loop of
+    `min_work` elements or more and no convolution, so Numba's threads would never run."""
+    for op in func.body.ops:
+        if op.name == RETURN:
+            continue
+        group = group_of(op)[0]
+        if any(o.name in CONV_OPS for o in group):
+            return False
+        work = max([r.type.size for r in op.results] + [v.type.size for v in op.operands])
+        if work >= min_work and not any(o.name == "xl.dot_general" for o in group):
+            return False
+    return True
+
+
 def _call(prog: Program, index: dict[str, int], kernel: Kernel, types: list[TensorType]) -> str:
     """Register one call of `kernel` (deduplicated by source) with its array argument types;
     returns the kernel's name in the driver."""
@@ -78,8 +93,8 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
     `parallel`: "auto" (prange for loops of PARALLEL_MIN_ELEMENTS or more) or True (for
     every loop): Numba owns the cores, matrix products and convolutions are split over its
     threads and BLAS runs single-threaded inside them (two thread pools on the same cores
-    fight: PERF_NOTES measured 86 ms against 5.5 ms). False: serial loops, and BLAS keeps its
-    own threads.
+    fight: PERF_NOTES measured 86 ms against 5.5 ms), unless products are the only parallel
+    work: then BLAS keeps its own threads. False: serial loops, and BLAS keeps its threads.
     """
     for op in func.walk():
         if op.name != RETURN and op.parent is func.body and not supported(op.name):
@@ -88,6 +103,8 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
     allow_parallel = parallel is not False
     min_work = 0 if parallel is True else PARALLEL_MIN_ELEMENTS
     slots = numba.get_num_threads() if allow_parallel else 1
+    if _uses_blas(func) and _only_products_parallel(func, min_work):
+        slots = 1  # BLAS owns the cores: its own threads beat row blocks (MLP step: 15%)
     prog = Program(func, single_threaded_blas=allow_parallel and slots > 1 and _uses_blas(func))
     index: dict[str, int] = {}
     driver = DriverWriter(func, ", scratch", "numba-cpu")
