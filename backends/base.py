@@ -18,6 +18,10 @@ from xlalite.runtime.executable import Executable
 ENTRY_POINT_GROUP = "xlalite.backends"
 
 
+class CodegenError(ValueError):
+    """The backend cannot generate code for this IR."""
+
+
 class Backend(abc.ABC):
     """A compilation target. Subclasses set ``name`` and implement ``compile``."""
 

@@ -13,9 +13,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from xlalite.backends.numba_cpu.loops import CodegenError
+from xlalite.backends.base import CodegenError
 from xlalite.ir.core import RETURN, Function, Op, Value
 from xlalite.ir.types import TensorType
+from xlalite.passes.plan_memory import is_view
 
 
 class DriverWriter:
@@ -64,7 +65,7 @@ class DriverWriter:
                 continue
             inplace = op.attributes.get("mem.inplace", (-1,))[0]
             offset = op.attributes.get("mem.offset", (-1,))[0]
-            if inplace >= 0 and op.name == "xl.reshape":  # a view: nothing to run
+            if inplace >= 0 and is_view(op, inplace):  # nothing to run
                 shape = r.type.shape or ((1,) if self.scalars_as_vectors else ())
                 self.bind(r, f"r{self.fresh}", f"{self.names[op.operands[0]]}.reshape({shape})")
                 self.fresh += 1

@@ -18,7 +18,7 @@ from xlalite.backends.numba_cpu.cache import kernel_text
 from xlalite.backends.numba_cpu.conv import CONV_OPS, conv_call
 from xlalite.backends.numba_cpu.loops import CodegenError, group_of
 from xlalite.backends.numba_cpu.ops import Kernel, kernel_for, supported
-from xlalite.ir.core import RETURN, Function
+from xlalite.ir.core import RETURN, Function, Op
 from xlalite.ir.types import TensorType
 from xlalite.ops.registry import FusionKind, find_op
 
@@ -60,6 +60,11 @@ def _uses_blas(func: Function) -> bool:
     return False
 
 
+def _work(op: Op) -> int:
+    """Elements a top-level op touches: its largest operand or result."""
+    return max([r.type.size for r in op.results] + [v.type.size for v in op.operands])
+
+
 def _only_products_parallel(func: Function, min_work: int) -> bool:
     """Whether matrix products are the only work big enough to run in parallel: no loop of
     `min_work` elements or more and no convolution, so Numba's threads would never run."""
@@ -69,8 +74,7 @@ def _only_products_parallel(func: Function, min_work: int) -> bool:
         group = group_of(op)[0]
         if any(o.name in CONV_OPS for o in group):
             return False
-        work = max([r.type.size for r in op.results] + [v.type.size for v in op.operands])
-        if work >= min_work and not any(o.name == "xl.dot_general" for o in group):
+        if _work(op) >= min_work and not any(o.name == "xl.dot_general" for o in group):
             return False
     return True
 
@@ -103,9 +107,10 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
     allow_parallel = parallel is not False
     min_work = 0 if parallel is True else PARALLEL_MIN_ELEMENTS
     slots = numba.get_num_threads() if allow_parallel else 1
-    if _uses_blas(func) and _only_products_parallel(func, min_work):
+    uses_blas = _uses_blas(func)
+    if uses_blas and _only_products_parallel(func, min_work):
         slots = 1  # BLAS owns the cores: its own threads beat row blocks (MLP step: 15%)
-    prog = Program(func, single_threaded_blas=allow_parallel and slots > 1 and _uses_blas(func))
+    prog = Program(func, single_threaded_blas=slots > 1 and uses_blas)
     index: dict[str, int] = {}
     driver = DriverWriter(func, ", scratch", "numba-cpu")
     for op, ins, dest in driver.ops():
@@ -115,8 +120,7 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
                         f"np.array2string({ins[0]}, threshold=64), flush=True)")
             driver.emit(f"{dest}[...] = {ins[0]}")
             continue
-        work = max([r.type.size] + [v.type.size for v in op.operands])  # elements touched
-        parallel_op = allow_parallel and work >= min_work
+        parallel_op = allow_parallel and _work(op) >= min_work
         group, inputs, root = group_of(op)
         if any(o.name in CONV_OPS for o in group):
             alias = op.attributes.get("mem.inplace", (-1,))[0]

@@ -16,16 +16,13 @@ import itertools
 import re
 from collections.abc import Callable, Sequence
 
+from xlalite.backends.base import CodegenError  # noqa: F401  (re-exported)
 from xlalite.backends.numba_cpu.scalar import SCALAR, convert, literal, scalar_expr
 from xlalite.ir.core import Op, Value
 from xlalite.ops.reduce import identity
 from xlalite.passes.fuse import REDUCTION_ANCHORS
 
 _NAME = re.compile(r"[A-Za-z_]\w*")
-
-
-class CodegenError(ValueError):
-    """The backend cannot generate code for this IR."""
 
 
 def index_text(idx: Sequence[str]) -> str:

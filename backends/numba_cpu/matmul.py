@@ -12,6 +12,7 @@ from xlalite.backends.numba_cpu.loops import CodegenError, epilogue
 from xlalite.backends.numba_cpu.scalar import literal
 from xlalite.ir.core import Op, Value
 from xlalite.ir.rewrite import splat_of
+from xlalite.ops.linalg import free_dims
 
 #: matrix products (and convolutions) with fewer multiply-adds run on one thread
 PARALLEL_MIN_MACS = 1 << 21
@@ -40,8 +41,6 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, appro
     if lhs not in inputs or rhs not in inputs:
         raise CodegenError("matmul kernels read both operands from memory")
     (ca, cb), (ba, bb) = dot.attributes["contract"], dot.attributes["batch"]
-    from xlalite.ops.linalg import free_dims
-
     fa, fb = free_dims(lhs.type.rank, ca, ba), free_dims(rhs.type.rank, cb, bb)
     li, ri = f"in{inputs.index(lhs)}", f"in{inputs.index(rhs)}"
     has_epilogue = root is not dot.results[0]

@@ -23,10 +23,10 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from numba.core import config  # noqa: E402  (reads NUMBA_ENABLE_CUDASIM; imports no CUDA)
+from numba.core import config  # reads NUMBA_ENABLE_CUDASIM; imports no CUDA
 
 from xlalite.backends.numba_cpu.loops import CodegenError, ExprGen, _combine, index_text
-from xlalite.backends.numba_cpu.scalar import literal
+from xlalite.backends.numba_cpu.scalar import convert, literal
 from xlalite.backends.numba_cuda.scalar import cuda_expr
 from xlalite.ir.core import Op, Value
 from xlalite.ops.reduce import identity
@@ -161,8 +161,6 @@ def _gather(op: Op, i: list[str]) -> tuple[list[str], str]:
 
 
 def _iota(op: Op, i: list[str]) -> tuple[list[str], str]:
-    from xlalite.backends.numba_cpu.scalar import convert
-
     return [], convert(i[op.attributes["dim"]], op.results[0].type.dtype)
 
 
