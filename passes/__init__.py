@@ -6,6 +6,7 @@ from xlalite.passes import (  # noqa: F401  (importing registers the passes)
     cse,
     dce,
     fuse,
+    legalize,
     merge_dot_sums,
     pipelines,
     plan_memory,

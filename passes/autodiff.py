@@ -91,12 +91,12 @@ def vjp_function(func: Function, wrt: Sequence[int], seed: int | None = 0,
             raise AutodiffError(f"no VJP rule for '{op.name}'")
         b.loc = op.loc  # gradient ops point at the forward op's source line
         cts = [c if c is not None else e.zeros(r) for c, r in zip(cts, op.results)]
-        grads = opdef.vjp(e, op, cts[0] if len(cts) == 1 else cts)
-        for operand, g in zip(op.operands, grads, strict=True):
+        op_grads = opdef.vjp(e, op, cts[0] if len(cts) == 1 else cts)
+        for operand, g in zip(op.operands, op_grads, strict=True):
             if g is not None and operand.type.dtype.is_float:
                 accumulate(operand, g)
     b.loc = None
-    grads = [cotangent.get(new.args[i]) or e.zeros(new.args[i]) for i in wrt]
+    grads: list[Value] = [cotangent.get(new.args[i]) or e.zeros(new.args[i]) for i in wrt]
     b.ret(*primal_outs, *grads)
     new.result_types = [v.type for v in primal_outs + grads]
     return new

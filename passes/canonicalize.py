@@ -31,8 +31,9 @@ def try_fold(op: Op, rw: Rewriter, fold_limit: int) -> bool:
     opdef = find_op(op.name)
     if opdef is None or not op.operands or op.regions or not opdef.pure or opdef.reference is None:
         return False
-    literals = [constant_of(v) for v in op.operands]
-    if any(c is None for c in literals):
+    maybe = [constant_of(v) for v in op.operands]
+    literals = [c for c in maybe if c is not None]
+    if len(literals) != len(maybe):
         return False
     types = list(op.result_types)
     arrays = [c.array for c in literals]

@@ -25,23 +25,19 @@ from dataclasses import dataclass, field
 
 from xlalite.ir.core import TERMINATORS, Block, Function, Op, Value, clone_op
 from xlalite.ops.fusion import make_fusion
-from xlalite.ops.registry import FusionKind, find_op
+from xlalite.ops.registry import FusionKind, Trait, find_op, has_trait
+from xlalite.ops.shape import is_unit_reshape
 from xlalite.passes.manager import FunctionPass, register_pass
 
-REDUCTION_ANCHORS = frozenset({"xl.reduce_sum", "xl.reduce_max", "xl.reduce_min", "xl.reduce_prod"})
+
+def is_reduction(op: Op) -> bool:
+    """A reduction over axes (``Trait.REDUCTION``): the anchor of a reduction kernel."""
+    return has_trait(op, Trait.REDUCTION)
 
 
 def _kind(op: Op) -> FusionKind:
     opdef = find_op(op.name)
     return opdef.fusion if opdef is not None else FusionKind.OPAQUE
-
-
-def is_unit_reshape(op: Op) -> bool:
-    """A reshape that only inserts or drops size-1 dims: a pure re-indexing, no data motion."""
-    if op.name != "xl.reshape":
-        return False
-    drop_ones = [d for d in op.operands[0].type.shape if d != 1]
-    return drop_ones == [d for d in op.results[0].type.shape if d != 1]
 
 
 def _loop_kind(op: Op) -> FusionKind:
@@ -51,7 +47,8 @@ def _loop_kind(op: Op) -> FusionKind:
 
 def is_cheap_producer(op: Op) -> bool:
     """Elementwise/broadcast, pure, no regions; constants only when they are splats."""
-    if op.regions or _loop_kind(op) > FusionKind.BROADCAST or not find_op(op.name).pure:
+    opdef = find_op(op.name)
+    if op.regions or opdef is None or _loop_kind(op) > FusionKind.BROADCAST or not opdef.pure:
         return False
     return op.name != "xl.constant" or op.attributes["value"].is_splat
 
@@ -60,11 +57,11 @@ def can_absorb(op: Op) -> bool:
     """Whether `op` can compute a cheap producer inline instead of reading it from memory."""
     if op.name in TERMINATORS or op.regions:
         return False
-    return _loop_kind(op) <= FusionKind.BROADCAST or op.name in REDUCTION_ANCHORS
+    return _loop_kind(op) <= FusionKind.BROADCAST or is_reduction(op)
 
 
 def is_anchor(op: Op) -> bool:
-    return op.name in REDUCTION_ANCHORS or _kind(op) is FusionKind.MATMUL
+    return is_reduction(op) or _kind(op) is FusionKind.MATMUL
 
 
 @dataclass
@@ -75,10 +72,10 @@ class Group:
 
     @property
     def kind(self) -> str:
-        if self.anchor is None and self.root.name not in REDUCTION_ANCHORS:
+        if self.anchor is None and not is_reduction(self.root):
             return "loop"
         anchor = self.anchor or self.root
-        return "reduction" if anchor.name in REDUCTION_ANCHORS else "matmul"
+        return "reduction" if is_reduction(anchor) else "matmul"
 
 
 #: the most ops a duplicated producer may bring with it into each consumer; beyond that it is

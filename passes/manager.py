@@ -14,20 +14,28 @@ Options go in braces, separated by spaces; a value may be a comma list (``wrt=0,
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import io
 import sys
 import time
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, TextIO
 
 from xlalite.ir.core import Function, Module
+from xlalite.ir.diagnostics import XirError
 from xlalite.ir.verifier import verify
+from xlalite.options import (
+    SpecError,
+    closest,
+    option_fields,
+    parse_options,
+    spec_of,
+    split_item,
+    split_top,
+)
 
 
-class PipelineError(ValueError):
+class PipelineError(SpecError):
     """A malformed pipeline spec, an unknown pass or an unknown/ill-typed option."""
 
 
@@ -47,19 +55,11 @@ class Pass:
     @classmethod
     def options(cls) -> dict[str, dataclasses.Field]:
         """Option fields keyed by their kebab-case spelling."""
-        return {f.name.replace("_", "-"): f for f in dataclasses.fields(cls)}
+        return option_fields(cls)
 
     def spec(self) -> str:
         """This pass as pipeline text (options that differ from defaults only)."""
-        opts = []
-        for key, f in self.options().items():
-            value = getattr(self, f.name)
-            if f.default is not dataclasses.MISSING and value == f.default:
-                continue
-            text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value).lower() \
-                if isinstance(value, bool) else str(value)
-            opts.append(f"{key}={text}")
-        return self.name + ("{" + " ".join(opts) + "}" if opts else "")
+        return spec_of(self, self.name)
 
 
 @dataclass(frozen=True)
@@ -89,52 +89,9 @@ def register_pass(cls: type[Pass]) -> type[Pass]:
 
 
 def registered_passes() -> dict[str, type[Pass]]:
-    import xlalite.passes  # noqa: F401  (built-in passes register on import)
-
+    """Every pass by name. The built-in ones registered when ``xlalite.passes`` (this module's
+    package, so imported before it) was."""
     return dict(sorted(_PASSES.items()))
-
-
-def _closest(word: str, options: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(options), n=3)
-    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-
-
-def _convert(text: str, annotation: object, where: str) -> object:
-    target = typing.get_origin(annotation) or annotation
-    try:
-        if target is bool:
-            if text.lower() not in ("true", "false", "1", "0"):
-                raise ValueError
-            return text.lower() in ("true", "1")
-        if target is tuple:
-            return tuple(int(t) for t in text.split(",") if t.strip())
-        if target in (int, float, str):
-            return target(text)  # type: ignore[operator]
-    except ValueError:
-        pass
-    kind = getattr(target, "__name__", str(target))
-    raise PipelineError(f"{where}: cannot read {text!r} as {kind}")
-
-
-def _split_top(spec: str) -> list[str]:
-    """Split at commas outside braces."""
-    parts, depth, cur = [], 0, []
-    for ch in spec:
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth < 0:
-                raise PipelineError(f"unbalanced '}}' in pipeline {spec!r}")
-        if ch == "," and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    if depth:
-        raise PipelineError(f"unclosed '{{' in pipeline {spec!r}")
-    parts.append("".join(cur))
-    return [p.strip() for p in parts if p.strip()]
 
 
 def parse_pipeline(spec: str) -> list[Pass]:
@@ -143,29 +100,14 @@ def parse_pipeline(spec: str) -> list[Pass]:
 
     passes = registered_passes()
     out = []
-    for item in _split_top(expand(spec)):
-        name, _, rest = item.partition("{")
-        name = name.strip()
+    for item in split_top(expand(spec, PipelineError), PipelineError):
+        name, rest = split_item(item, PipelineError)
         if name not in passes:
             names = sorted(set(passes) | set(PHASES))
-            raise PipelineError(f"unknown pass '{name}'{_closest(name, names)} "
+            raise PipelineError(f"unknown pass '{name}'{closest(name, names)} "
                                 f"(see --list-passes)")
         cls = passes[name]
-        if rest and not rest.endswith("}"):
-            raise PipelineError(f"options of '{name}' must end with '}}'")
-        fields = cls.options()
-        kwargs: dict[str, object] = {}
-        hints = typing.get_type_hints(cls)
-        for opt in rest[:-1].split():
-            key, eq, value = opt.partition("=")
-            if key not in fields:
-                valid = ", ".join(fields) or "none"
-                raise PipelineError(f"pass '{name}' has no option '{key}'"
-                                    f"{_closest(key, list(fields))} (options: {valid})")
-            if not eq:
-                raise PipelineError(f"option '{key}' of '{name}' needs a value: {key}=...")
-            f = fields[key]
-            kwargs[f.name] = _convert(value, hints[f.name], f"option '{key}' of '{name}'")
+        kwargs = parse_options(cls, name, rest, f"pass '{name}'", PipelineError)
         try:
             out.append(cls(**kwargs))
         except (TypeError, ValueError) as e:
@@ -211,14 +153,13 @@ def run_pipeline(module: Module, pipeline: str | Sequence[Pass],
 
 
 def verify_after(module: Module, p: Pass) -> None:
-    """Verify, blaming pass `p` when the IR it produced is invalid."""
-    from xlalite.ir.diagnostics import XirError
-
+    """Verify, blaming pass `p` when the IR it produced is invalid: every diagnostic reads
+    ``IR invalid after pass 'fuse': ...``."""
     try:
         verify(module)
     except XirError as e:
-        raise XirError(e.diagnostics[:1] + e.diagnostics[1:]) from RuntimeError(
-            f"pass '{p.name}' produced invalid IR")
+        raise XirError([d.prefixed(f"IR invalid after pass '{p.name}': ")
+                        for d in e.diagnostics]) from None
 
 
 def format_timing(records: Sequence[PassRecord]) -> str:

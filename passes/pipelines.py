@@ -6,7 +6,10 @@ expands to its passes, as TVM Relax's per-target pipelines are lists of named ph
 
 from __future__ import annotations
 
+from xlalite.options import SpecError, split_top
+
 PHASES: dict[str, str] = {
+    "legalize": "legalize",  # rewrite ops no backend runs (custom_vjp) into ones they do
     "simplify": "canonicalize,cse,dce",  # algebra, folding, redundancy, dead code
     "reassociate": "merge-dot-sums,cse,dce",  # rewrites that reorder float sums
     "fuse": "fuse",  # kernel formation
@@ -14,11 +17,9 @@ PHASES: dict[str, str] = {
 }
 
 
-def expand(spec: str) -> str:
+def expand(spec: str, error: type[SpecError] = SpecError) -> str:
     """Replace phase names in a comma-separated spec by their passes (options untouched)."""
-    from xlalite.passes.manager import _split_top
-
-    return ",".join(PHASES.get(item, item) for item in _split_top(spec))
+    return ",".join(PHASES.get(item, item) for item in split_top(spec, error))
 
 
 def compose(*phases: str) -> str:

@@ -86,6 +86,30 @@ def is_view(op: Op, operand: int) -> bool:
             and op.operands[0].type.dtype == op.results[0].type.dtype)
 
 
+def inplace_operand(op: Op, result: int = 0) -> int | None:
+    """The operand whose storage result `result` of `op` reuses, or None (plan-memory's
+    ``mem.inplace``; None too for an op the plan has not seen)."""
+    k = op.attributes.get("mem.inplace", ())
+    return k[result] if result < len(k) and k[result] >= 0 else None
+
+
+def arena_offset(op: Op, result: int = 0) -> int | None:
+    """The arena byte offset of result `result` of `op`, or None when it is not in the arena."""
+    off = op.attributes.get("mem.offset", ())
+    return off[result] if result < len(off) and off[result] >= 0 else None
+
+
+def arena_bytes(func: Function) -> int:
+    """The arena size plan-memory chose for `func` (0 before planning)."""
+    return int(func.attributes.get("mem.arena_bytes", 0))
+
+
+def view_operand(op: Op) -> int | None:
+    """The operand a result-0 view of `op` aliases (no kernel runs), or None."""
+    k = inplace_operand(op)
+    return k if k is not None and is_view(op, k) else None
+
+
 def _elementwise(op: Op) -> bool:
     opdef = find_op(op.name)
     return opdef is not None and opdef.fusion is FusionKind.ELEMENTWISE and op.name != "xl.constant"

@@ -31,7 +31,7 @@ def test_vjp_rule_matches_finite_differences(opdef, capsys):
     types, attrs = opdef.example()
     m = Module()
     f, b = new_function(m, "main", [as_f64(t) for t in types])
-    build = opdef.extra.get("build")
+    build = opdef.build_example
     op = build(b, f.args, attrs) if build else b.create(opdef.name, f.args, attrs)
     # custom_vjp also exposes its residuals as results; the rule covers the outputs only
     finish(f, b, op.results[:attrs.get("num_outputs", len(op.results))])

@@ -31,7 +31,7 @@ def retyped_example(opdef, dtype: DType) -> Module | None:
     new_types = [t.with_dtype(dtype) if t.dtype.is_float else t for t in types]
     m = Module()
     f, b = new_function(m, "main", new_types)
-    build = opdef.extra.get("build")
+    build = opdef.build_example
     try:
         op = build(b, f.args, attrs) if build else b.create(opdef.name, f.args, attrs)
     except (ShapeError, ValueError):
@@ -244,7 +244,7 @@ func @layer(%x: {t}, %w: {w}) -> {t} {{
   return %1
 }}""")
     program = BACKEND.compile(m).program
-    slots = [extents[-1] for k, _, extents in program.calls if "blas.matmul" in program.kernels[k].source]
+    slots = [c.extents[-1] for c in program.calls if "blas.matmul" in program.kernels[c.kernel].source]
     assert program.single_threaded_blas is not blas_threads
     assert slots == [1 if blas_threads else __import__("numba").get_num_threads()]
 

@@ -197,8 +197,8 @@ def test_every_kernel_compiles_to_ptx():
         import numba
         import numpy as np
         from numba import cuda
-        from xlalite.backends.numba_cpu import legalize
         from xlalite.backends.numba_cuda.codegen import generate
+        from xlalite.passes.legalize import legalize_function
         from xlalite.passes import run_pipeline
         from tests.test_numba_cpu import CASES, retyped_example
         compiled = set()
@@ -206,10 +206,10 @@ def test_every_kernel_compiles_to_ptx():
             for pipeline in ("", "simplify,fuse,finalize"):
                 m = retyped_example(opdef, dtype)
                 run_pipeline(m, pipeline)
-                legalize(m.main)
+                legalize_function(m.main)
                 prog = generate(m.main)
-                for k, types in prog.calls:
-                    source = prog.kernels[k].source
+                for call in prog.calls:
+                    source, types = prog.kernels[call.kernel].source, call.types
                     key = (source, tuple(map(str, types)))
                     if key in compiled:
                         continue

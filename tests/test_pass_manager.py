@@ -61,7 +61,19 @@ def test_verify_each_blames_the_pass_that_broke_the_ir(monkeypatch):
     with pytest.raises(XirError) as info:
         run_pipeline(parse_module(SMALL), "cse,test-break-ir")
     assert "does not match" in str(info.value)
-    assert "test-break-ir" in str(info.value.__cause__)
+    assert "error: IR invalid after pass 'test-break-ir': " in str(info.value)
+
+
+def test_the_cli_prints_which_pass_broke_the_ir(monkeypatch, tmp_path, capsys):
+    from xlalite.tools.opt import main
+
+    monkeypatch.setitem(manager_module._PASSES, _Breaker.name, _Breaker)
+    path = tmp_path / "small.xir"
+    path.write_text(SMALL)
+    assert main([str(path), "-p", "cse,test-break-ir"]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}:" in err and "error: IR invalid after pass 'test-break-ir': " in err
+    assert "Traceback" not in err
     run_pipeline(parse_module(SMALL), "test-break-ir", Instrumentation(verify_each=False))
 
 

@@ -23,7 +23,7 @@ def example_module(opdef):
     types, attrs = opdef.example()
     m = Module()
     f, b = new_function(m, "main", types, arg_names=[f"a{i}" for i in range(len(types))])
-    build = opdef.extra.get("build")
+    build = opdef.build_example
     op = build(b, f.args, attrs) if build else b.create(opdef.name, f.args, attrs)
     finish(f, b, op.results)
     return m
@@ -51,7 +51,7 @@ def test_first_op_set_is_registered():
 def test_op_declaration_is_complete(opdef):
     assert len(opdef.doc) > 10 and opdef.doc.endswith("."), f"{opdef.name} needs a docstring"
     assert callable(opdef.infer), f"{opdef.name} has no shape rule"
-    assert callable(opdef.reference) or "interpret" in opdef.extra, \
+    assert callable(opdef.reference) or opdef.interpret is not None, \
         f"{opdef.name} has no NumPy reference"
     assert isinstance(opdef.fusion, FusionKind)
     assert opdef.example is not None, f"{opdef.name} has no example instance"

@@ -4,6 +4,7 @@
 makes an eager tensor, and ``xl.exp``, ``xl.where``, ``xl.sum``... work on both.
 """
 
+from xlalite.compiler import compile
 from xlalite.frontend.custom import custom_vjp
 from xlalite.frontend.errors import TracerError
 from xlalite.frontend.grad import grad, value_and_grad, vjp
@@ -61,19 +62,19 @@ from xlalite.frontend.tensor import Tensor, TensorBase, Tracer, no_grad
 from xlalite.ir.types import DType
 from xlalite.runtime import ArgumentError, DeviceArray
 from xlalite.serialize import load, save
+from xlalite.version import __version__
 
 tensor = Tensor
 
 
 def cache_info() -> dict[str, object]:
     """Kernel cache statistics of this process (numba-cpu): hits, misses, compile seconds."""
-    from xlalite.backends.numba_cpu.cache import STATS
+    from xlalite.backends.numba_common.cache import STATS
 
     return STATS.as_dict()
 
 float32, float64, int32, int64 = DType.F32, DType.F64, DType.I32, DType.I64
 bool_ = DType.BOOL
-__version__ = "0.1.0"
 
 __all__ = [
     "DType", "Jitted", "Lowered", "Tensor", "TensorBase", "Tracer", "TracerError", "abs", "add",
@@ -84,5 +85,5 @@ __all__ = [
     "power", "prod", "random_normal", "random_uniform", "reshape", "rsqrt", "sigmoid", "sign",
     "sin", "sqrt", "subtract", "sum", "tanh", "tensor", "transpose", "where", "zeros",
     "grad", "value_and_grad", "vjp", "custom_vjp", "no_grad", "cache_info", "save", "load",
-    "ArgumentError", "DeviceArray",
+    "ArgumentError", "DeviceArray", "__version__", "compile",
 ]

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from xlalite.backends.base import Backend
+from xlalite.compiler import DEFAULT_TARGET, compile
 from xlalite.frontend.jit import Jitted, jit
 from xlalite.ir.parser import parse_module
 from xlalite.ir.verifier import verify
 
 
-def save(path: str | Path, model: Callable, example_inputs: Sequence[np.ndarray]) -> None:
+def save(path: str | Path, model: Any, example_inputs: Sequence[np.ndarray]) -> None:
     """Write ``path.xir`` and ``path.npz`` for inference with `model` (a Module or function)."""
     path = Path(path)
     was_training = getattr(model, "training", None)
@@ -41,10 +44,9 @@ def save(path: str | Path, model: Callable, example_inputs: Sequence[np.ndarray]
              **{f"arg{i}": x.array for i, x in enumerate(lowered.state_in)})
 
 
-def load(path: str | Path, backend: str = "numba-cpu") -> Callable[..., np.ndarray]:
-    """A callable ``f(*inputs)`` running the saved inference function."""
-    from xlalite.backends.base import get_backend
-
+def load(path: str | Path, backend: str | Backend = DEFAULT_TARGET) -> Callable[..., np.ndarray]:
+    """A callable ``f(*inputs)`` running the saved inference function, compiled for `backend`
+    (a target spec such as ``"numba-cpu{exact-math=true}"``)."""
     path = Path(path)
     text_path = path.with_suffix(".xir")
     module = verify(parse_module(text_path.read_text(), str(text_path)))
@@ -54,11 +56,7 @@ def load(path: str | Path, backend: str = "numba-cpu") -> Callable[..., np.ndarr
     if n_inputs + len(weights) != len(module.main.args):
         raise ValueError(f"{path}: the .npz holds {len(weights)} arrays but the function "
                          f"expects {len(module.main.args) - n_inputs}")
-    b = get_backend(backend)
-    from xlalite.passes import run_pipeline
-
-    run_pipeline(module, b.default_pipeline())
-    executable = b.compile(module)
+    executable = compile(module, backend)
 
     def run(*inputs: np.ndarray):
         if len(inputs) != n_inputs:

@@ -18,11 +18,10 @@ from xlalite.runtime.executable import Executable
 
 
 def run_op(op: Op, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
-    """Evaluate one op on NumPy inputs (ops with regions supply ``extra['interpret']``)."""
+    """Evaluate one op on NumPy inputs (region ops declare ``OpDef.interpret``)."""
     opdef = op.opdef
-    interpret = opdef.extra.get("interpret")
-    if interpret is not None:
-        return interpret(op, inputs, run_block)
+    if opdef.interpret is not None:
+        return opdef.interpret(op, inputs, run_block)
     with np.errstate(all="ignore"):  # IEEE semantics: inf/nan results, no warnings
         return opdef.evaluate(inputs, op.attributes, op.result_types)
 

@@ -3,68 +3,57 @@ run by a small driver over one preallocated arena; kernels are cached on disk.""
 
 from __future__ import annotations
 
-from xlalite.backends.base import Backend, register_backend
-from xlalite.backends.numba_cpu.cache import STATS, clear_cache
-from xlalite.backends.numba_cpu.codegen import generate
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from xlalite.backends.base import register_backend
+from xlalite.backends.numba_common.cache import STATS, clear_cache
+from xlalite.backends.numba_common.program import Program
+from xlalite.backends.numba_common.scalar import ScalarTable
+from xlalite.backends.numba_common.target import NumbaTarget
+from xlalite.backends.numba_cpu.codegen import CpuProgram, generate
 from xlalite.backends.numba_cpu.executable import NumbaExecutable
-from xlalite.backends.numba_cpu.ops import supported
+from xlalite.backends.numba_cpu.ops import OP_KERNELS
+from xlalite.backends.numba_cpu.scalar import scalars
 from xlalite.ir.core import Function, Module
-from xlalite.ir.rewrite import Rewriter
-from xlalite.ir.verifier import verify
-from xlalite.ops.registry import get_op
 from xlalite.passes.pipelines import compose
 
 
-def legalize(func: Function) -> None:
-    """Inline custom_vjp ops (their backward rule only matters to autodiff)."""
-    rw = Rewriter()
-    for op in list(func.body.ops):
-        if op.name == "xl.custom_vjp":
-            for pattern in get_op(op.name).patterns:
-                if pattern(op, rw):
-                    break
-
-
 @register_backend
-class NumbaCPUBackend(Backend):
+@dataclass(frozen=True)
+class NumbaCPUBackend(NumbaTarget):
     """Generated Numba kernels on the CPU.
 
     `parallel`: "auto" (prange for loops over 2^18 elements or more; matrix products and
-    convolutions split over Numba's threads, with BLAS single-threaded inside them), True
-    (prange for every loop) or False (serial kernels; BLAS keeps its own threads).
+    convolutions split over Numba's threads, with BLAS single-threaded inside them), true
+    (prange for every loop) or false (serial kernels; BLAS keeps its own threads).
     `fastmath`: let LLVM reassociate float math (off: results match the interpreter closely).
     `exact_math`: call libm for f32 exp/tanh/logistic instead of the vectorizable
     approximations in mathlib.py (a few ulp apart; see its accuracy test).
     """
 
-    name = "numba-cpu"
+    name: ClassVar[str] = "numba-cpu"
+    scalars: ClassVar[ScalarTable] = scalars(True)  # the widest table: supports() reads names
+    op_kernels: ClassVar[frozenset[str]] = OP_KERNELS
 
-    def __init__(self, parallel: str | bool = "auto", fastmath: bool = False,
-                 exact_math: bool = False):
-        self.parallel = parallel
-        self.fastmath = fastmath
-        self.exact_math = exact_math
+    parallel: str | bool = "auto"
+    fastmath: bool = False
+    exact_math: bool = False
+
+    def __post_init__(self) -> None:
+        if self.parallel not in ("auto", True, False):
+            raise ValueError(f"parallel must be auto, true or false, not {self.parallel!r}")
 
     def default_pipeline(self) -> str:
-        return compose("simplify", "reassociate", "fuse", "finalize")
+        return compose("legalize", "simplify", "reassociate", "fuse", "finalize")
 
-    def supports(self, op_name: str) -> bool:
-        return supported(op_name)
+    def generate(self, func: Function) -> CpuProgram:
+        self.check_supported(func)
+        return generate(func, self.parallel, self.exact_math, self.fastmath)
 
-    def compile(self, module: Module, entry: str | None = None) -> NumbaExecutable:
-        verify(module)
-        func = module.get(entry) if entry else module.main
-        legalize(func)
-        return NumbaExecutable(module, generate(func, self.parallel, self.exact_math),
-                               self.fastmath)
-
-    def emit_source(self, module: Module) -> str:
-        parts = []
-        for func in verify(module).functions:
-            legalize(func)
-            prog = generate(func, self.parallel, self.exact_math)
-            parts.append(f"# ===== @{func.name} =====\n" + prog.source(self.fastmath))
-        return "\n\n".join(parts)
+    def load(self, module: Module, program: Program[Any]) -> NumbaExecutable:
+        assert isinstance(program, CpuProgram)
+        return NumbaExecutable(module, program)
 
 
 __all__ = ["STATS", "NumbaCPUBackend", "clear_cache"]

@@ -1,6 +1,6 @@
 """Program generation: one kernel call per top-level op, wired by a small Python driver.
 
-Buffers follow the memory plan (see ``backends/driver.py``); without a plan every
+Buffers follow the memory plan (see ``backends/numba_common/driver.py``); without a plan every
 intermediate is allocated per call. Kernels that need working memory (convolution columns)
 share one ``scratch`` buffer, sized for the largest call. The driver is plain Python: it
 only calls kernels, so it needs no compilation.
@@ -8,19 +8,22 @@ only calls kernels, so it needs no compilation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 
 import numba
-import numpy as np
 
-from xlalite.backends.driver import DriverWriter
-from xlalite.backends.numba_cpu.cache import kernel_text
-from xlalite.backends.numba_cpu.conv import CONV_OPS, conv_call
-from xlalite.backends.numba_cpu.loops import CodegenError, group_of
-from xlalite.backends.numba_cpu.ops import Kernel, kernel_for, supported
+from xlalite.backends.numba_common.driver import DriverWriter
+from xlalite.backends.numba_common.expr import group_of
+from xlalite.backends.numba_common.program import Program
+from xlalite.backends.numba_common.target import CodeShape, code_shape
+from xlalite.backends.numba_cpu.conv import conv_call
+from xlalite.backends.numba_cpu.header import kernel_text
+from xlalite.backends.numba_cpu.ops import Kernel, kernel_for
+from xlalite.backends.numba_cpu.scalar import scalars
 from xlalite.ir.core import RETURN, Function, Op
-from xlalite.ir.types import TensorType
-from xlalite.ops.registry import FusionKind, find_op
+from xlalite.ops.registry import FusionKind, Trait, find_op, has_trait
+from xlalite.passes.plan_memory import inplace_operand
 
 #: loops smaller than this run serially: waking threads costs more than the work (LeNet's and
 #: the MLP's steps were fastest with 2^18 of 2^15..2^20)
@@ -28,28 +31,14 @@ PARALLEL_MIN_ELEMENTS = 1 << 18
 
 
 @dataclass
-class Program:
-    """Generated code for one function."""
+class CpuProgram(Program[Kernel]):
+    """A numba-cpu program: also whether BLAS must stay single-threaded while it runs."""
 
-    function: Function
-    kernels: list[Kernel] = field(default_factory=list)
-    # (kernel, array argument types, integer extents passed after them)
-    calls: list[tuple[int, list[TensorType], tuple[int, ...]]] = field(default_factory=list)
-    consts: list[np.ndarray] = field(default_factory=list)
-    views: list[tuple[int, TensorType]] = field(default_factory=list)  # arena (offset, type)
-    scratch_bytes: int = 0  # the largest scratch any call needs (one buffer serves them all)
     single_threaded_blas: bool = False  # kernels split BLAS work over Numba's threads
-    driver: str = ""
 
-    @property
-    def arena_bytes(self) -> int:
-        return int(self.function.attributes.get("mem.arena_bytes", 0))
 
-    def source(self, fastmath: bool = False) -> str:
-        """Every kernel module and the driver, as the Python source that runs."""
-        texts = [f"# kernel k{i}\n" + kernel_text(k.source, k.parallel, fastmath)
-                 for i, k in enumerate(self.kernels)]
-        return "\n\n".join(texts + ["# driver\n" + self.driver])
+def _module_text(fastmath: bool, kernel: Kernel) -> str:
+    return kernel_text(kernel.source, kernel.parallel, fastmath)
 
 
 def _uses_blas(func: Function) -> bool:
@@ -72,26 +61,15 @@ def _only_products_parallel(func: Function, min_work: int) -> bool:
         if op.name == RETURN:
             continue
         group = group_of(op)[0]
-        if any(o.name in CONV_OPS for o in group):
+        if any(has_trait(o, Trait.CONVOLUTION) for o in group):
             return False
         if _work(op) >= min_work and not any(o.name == "xl.dot_general" for o in group):
             return False
     return True
 
 
-def _call(prog: Program, index: dict[str, int], kernel: Kernel, types: list[TensorType]) -> str:
-    """Register one call of `kernel` (deduplicated by source) with its array argument types;
-    returns the kernel's name in the driver."""
-    key = kernel.source + str(kernel.parallel)  # extents are arguments, not source
-    if key not in index:
-        index[key] = len(prog.kernels)
-        prog.kernels.append(kernel)
-    k = index[key]
-    prog.calls.append((k, types, kernel.extents))
-    return f"k{k}"
-
-
-def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = False) -> Program:
+def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = False,
+             fastmath: bool = False) -> CpuProgram:
     """Kernels and driver for `func` (verified; custom_vjp already inlined by canonicalize).
 
     `parallel`: "auto" (prange for loops of PARALLEL_MIN_ELEMENTS or more) or True (for
@@ -100,18 +78,14 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
     fight: PERF_NOTES measured 86 ms against 5.5 ms), unless products are the only parallel
     work: then BLAS keeps its own threads. False: serial loops, and BLAS keeps its threads.
     """
-    for op in func.walk():
-        if op.name != RETURN and op.parent is func.body and not supported(op.name):
-            raise CodegenError(f"numba-cpu cannot run '{op.name}'" + (
-                " (run canonicalize first to inline it)" if op.name == "xl.custom_vjp" else ""))
     allow_parallel = parallel is not False
     min_work = 0 if parallel is True else PARALLEL_MIN_ELEMENTS
     slots = numba.get_num_threads() if allow_parallel else 1
     uses_blas = _uses_blas(func)
     if uses_blas and _only_products_parallel(func, min_work):
         slots = 1  # BLAS owns the cores: its own threads beat row blocks (MLP step: 15%)
-    prog = Program(func, single_threaded_blas=slots > 1 and uses_blas)
-    index: dict[str, int] = {}
+    prog = CpuProgram(func, partial(_module_text, fastmath),
+                      single_threaded_blas=slots > 1 and uses_blas)
     driver = DriverWriter(func, ", scratch", "numba-cpu")
     for op, ins, dest in driver.ops():
         r = op.results[0]
@@ -122,9 +96,10 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
             continue
         parallel_op = allow_parallel and _work(op) >= min_work
         group, inputs, root = group_of(op)
-        if any(o.name in CONV_OPS for o in group):
-            alias = op.attributes.get("mem.inplace", (-1,))[0]
-            conv = conv_call(group, inputs, root, ins, dest, not exact_math, alias, slots,
+        if code_shape(op, scalars(not exact_math)) is CodeShape.CONVOLUTION:
+            alias = inplace_operand(op)
+            conv = conv_call(group, inputs, root, ins, dest, not exact_math,
+                             -1 if alias is None else alias, slots,
                              parallel_op)
             driver.lines.extend(conv.lines)
             prog.scratch_bytes = max(prog.scratch_bytes, conv.scratch)
@@ -132,14 +107,15 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
                 kernel = Kernel(conv.epilogue, parallel_op)
                 types = [v.type for v in inputs] + [r.type] + (
                     [conv.product_type] if conv.product_type else [])
-                driver.emit(f"{_call(prog, index, kernel, types)}({', '.join(conv.epilogue_args)})")
+                name = prog.add_call(kernel, types, kernel.extents)
+                driver.emit(f"{name}({', '.join(conv.epilogue_args)})")
             continue
         kernel = kernel_for(op, parallel_op, not exact_math, slots)
         extents = [str(n) for n in kernel.extents]
         if kernel.scratch:
             prog.scratch_bytes = max(prog.scratch_bytes, kernel.scratch)
             extents.insert(0, "scratch")
-        k = _call(prog, index, kernel, [v.type for v in op.operands] + [r.type])
+        k = prog.add_call(kernel, [v.type for v in op.operands] + [r.type], kernel.extents)
         driver.emit(f"{k}({', '.join(ins + [dest] + extents)})")
     prog.consts, prog.views = driver.consts, driver.views
     prog.driver = driver.finish("{}.copy()")

@@ -26,8 +26,8 @@ from xlalite.backends.numba_cpu.loops import epilogue
 from xlalite.backends.numba_cpu.matmul import PARALLEL_MIN_MACS
 from xlalite.ir.core import Op, Value
 from xlalite.ir.types import TensorType
+from xlalite.ops.registry import Trait, has_trait
 
-CONV_OPS = frozenset({"xl.conv2d", "xl.conv2d_grad_input", "xl.conv2d_grad_weight"})
 ALIGN = 64  # scratch regions start on cache-line boundaries
 #: target bytes of one chunk's columns and row matrix (a quarter of a 1 MiB L2 cache: the
 #: best of 2^17..2^20 on LeNet's layers)
@@ -103,7 +103,7 @@ def conv_call(ops: Sequence[Op], inputs: Sequence[Value], root: Value, ins: Sequ
     Python ints, so every layer shares one compiled signature. `alias`: the input `dest`
     overwrites in place (-1: none); the epilogue reads it, so the convolution is then formed
     in scratch first. `slots`: parallel workers the chunks are spread over."""
-    (conv,) = [op for op in ops if op.name in CONV_OPS]
+    (conv,) = [op for op in ops if has_trait(op, Trait.CONVOLUTION)]
     a = conv.attributes
     result = conv.results[0].type
     dtype = result.dtype

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numba
 import numpy as np
 
+from xlalite.backends.numba_common.cache import compile_for, load_module
 from xlalite.backends.numba_cpu import blas, convlib
-from xlalite.backends.numba_cpu.cache import compile_for, load_kernel
-from xlalite.backends.numba_cpu.codegen import Program
+from xlalite.backends.numba_cpu.codegen import CpuProgram
 from xlalite.backends.numba_cpu.threads import SingleThreadedBlas, run_slots
 from xlalite.ir.core import Module
 from xlalite.runtime.arena import Arena
@@ -19,23 +21,23 @@ class NumbaExecutable(Executable):
     """Calls run kernels over a preallocated arena; not safe to call from two threads at once
     (they would share the arena)."""
 
-    def __init__(self, module: Module, program: Program, fastmath: bool = False):
+    def __init__(self, module: Module, program: CpuProgram):
         super().__init__(module, program.function.name)
         self.program = program
-        self.fastmath = fastmath
         # the library kernels are parallel functions: their machine code needs Numba's
         # threading layer loaded before it is linked, also into a serial kernel
         numba.get_num_threads()
         self._blas_limit = SingleThreadedBlas() if program.single_threaded_blas else None
         if self._blas_limit is not None:
             blas.warm_up()  # resolve BLAS on this thread before any worker thread needs it
-        self.kernels = [load_kernel(k.source, k.parallel, fastmath) for k in program.kernels]
+        self.kernels = [load_module(text) for text in program.modules()]
         self.arena = Arena(program.arena_bytes)
         self.scratch = Arena(program.scratch_bytes).buffer
-        for k, types, extents in program.calls:  # compile now: the first call is not slow
-            scratch = [self.scratch] if program.kernels[k].scratch else []
-            compile_for(self.kernels[k], [np.empty((1,) * t.rank, t.dtype.numpy) for t in types]
-                        + scratch + [np.int64(n) for n in extents])
+        for call in program.calls:  # compile now: the first call is not slow
+            scratch = [self.scratch] if program.kernels[call.kernel].scratch else []
+            compile_for(self.kernels[call.kernel],
+                        [np.empty((1,) * t.rank, t.dtype.numpy) for t in call.types]
+                        + scratch + [np.int64(n) for n in call.extents])
         self.views = tuple(self.arena.view(off, t) for off, t in program.views)
         self.consts = tuple(program.consts)
         self.pool = OutputPool()  # results are reused once the caller drops them
@@ -43,7 +45,7 @@ class NumbaExecutable(Executable):
                                         "run_slots": run_slots}
         namespace.update({f"k{i}": fn for i, fn in enumerate(self.kernels)})
         exec(compile(program.driver, f"<xlalite driver @{module.main.name}>", "exec"), namespace)
-        self._driver = namespace["run"]
+        self._driver: Callable[..., tuple[np.ndarray, ...]] = namespace["run"]  # type: ignore[assignment]
 
     def run(self, args: list[np.ndarray]) -> tuple[np.ndarray, ...]:
         if self._blas_limit is None:
@@ -53,4 +55,4 @@ class NumbaExecutable(Executable):
 
     def source(self) -> str:
         """The generated kernels and driver, as Python source."""
-        return self.program.source(self.fastmath)
+        return self.program.source()

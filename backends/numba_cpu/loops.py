@@ -1,104 +1,23 @@
 """Loop-nest kernels for fused groups: ``loop`` and ``reduction``, and the elementwise epilogue
 of product kernels (matmul.py, conv.py).
 
-A group is (ops, inputs, root): `inputs` are the values read from memory (kernel parameters
-``in0, in1, ...``), `root` the value written to ``out``. :class:`ExprGen` computes any value of
-the group at an index tuple by recursion through the ops (broadcasts and unit reshapes only
-re-index their operand), naming each computed element once, and places every statement at
-the shallowest loop depth its indices allow, so loop-invariant work (a broadcast row value, a
-bias) is hoisted out of inner loops. Kernels read shapes from their arrays, so one generated
-kernel serves every shape with the same structure.
+Elements come from the shared :class:`~xlalite.backends.numba_common.expr.ExprGen`; this
+module nests loops over its depths, so loop-invariant work (a broadcast row value, a bias) is
+hoisted out of inner loops. Kernels read shapes from their arrays, so one generated kernel
+serves every shape with the same structure.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from xlalite.backends.base import CodegenError  # noqa: F401  (re-exported)
-from xlalite.backends.numba_cpu.scalar import SCALAR, convert, literal, scalar_expr
+from xlalite.backends.numba_common.expr import ExprGen, combine, index_text, input_names
+from xlalite.backends.numba_common.scalar import literal
+from xlalite.backends.numba_cpu.scalar import scalars
 from xlalite.ir.core import Op, Value
 from xlalite.ops.reduce import identity
-from xlalite.passes.fuse import REDUCTION_ANCHORS
-
-_NAME = re.compile(r"[A-Za-z_]\w*")
-
-
-def index_text(idx: Sequence[str]) -> str:
-    return ", ".join(idx) if idx else "()"
-
-
-class ExprGen:
-    """Emits `name = expr` statements into per-depth buckets; `at(v, idx)` returns a name."""
-
-    def __init__(self, depth_of: dict[str, int], inputs: dict[Value, str],
-                 bound: dict[Value, str], counter: itertools.count, approx: bool = True,
-                 column: bool = False, expr: Callable[[Op, list[str], bool], str] = scalar_expr):
-        self.approx = approx
-        self.expr = expr  # the element expression of an elementwise op (a backend's table)
-        # column mode (column reductions): an input read whose last index is `o0` goes through
-        # a row slice `in[r..., c0:c1]` indexed by `j`; LLVM vectorizes that, not in[r, c0 + j]
-        self.column = column
-        self.depth_of = depth_of  # loop variable -> depth (1-based); others are depth 0
-        self.inputs = inputs
-        self.bound = bound
-        self.counter = counter
-        self.memo: dict[tuple[Value, tuple[str, ...]], str] = {}
-        self.level: dict[str, int] = {}  # temp name -> depth it was defined at
-        self.buckets: dict[int, list[str]] = {}
-
-    def _depth(self, parts: Sequence[str]) -> int:
-        """Deepest loop any name in `parts` (index expressions like ``rb + 3`` too) needs."""
-        names = [n for p in parts for n in _NAME.findall(p)]
-        return max((self.depth_of.get(n, self.level.get(n, 0)) for n in names), default=0)
-
-    def _emit(self, expr: str, depth: int) -> str:
-        name = f"t{next(self.counter)}"
-        self.buckets.setdefault(depth, []).append(f"{name} = {expr}")
-        self.level[name] = depth
-        return name
-
-    def at(self, v: Value, idx: tuple[str, ...]) -> str:
-        if v in self.bound:
-            return self.bound[v]
-        key = (v, idx)
-        if key in self.memo:
-            return self.memo[key]
-        if v in self.inputs and self.column and idx and idx[-1] == "o0":
-            lead = idx[:-1]
-            row_key = (v, lead + ("c0:c1",))
-            if row_key not in self.memo:
-                self.memo[row_key] = self._emit(  # c0/c1 exist from the block loop on
-                    f"{self.inputs[v]}[{', '.join(lead + ('c0:c1',))}]", max(1, self._depth(lead)))
-            name = self._emit(f"{self.memo[row_key]}[j]", self._depth(idx))
-        elif v in self.inputs:
-            name = self._emit(f"{self.inputs[v]}[{index_text(idx)}]", self._depth(idx))
-        else:
-            name = self._compute(v.defining_op, v, idx)
-        self.memo[key] = name
-        return name
-
-    def _compute(self, op: Op | None, v: Value, idx: tuple[str, ...]) -> str:
-        if op is None:
-            raise CodegenError("a block argument that is not a kernel input")
-        a = op.attributes
-        if op.name == "xl.broadcast_in_dim":
-            src = op.operands[0]
-            return self.at(src, tuple("0" if src.type.shape[i] == 1 else idx[d]
-                                      for i, d in enumerate(a["dims"])))
-        if op.name == "xl.reshape":  # only unit-dim reshapes are fused (see passes/fuse.py)
-            src = op.operands[0]
-            live = iter(i for i, d in zip(idx, v.type.shape) if d != 1)
-            return self.at(src, tuple("0" if d == 1 else next(live) for d in src.type.shape))
-        if op.name == "xl.constant":
-            return literal(a["value"].array.reshape(-1)[0].item(), v.type.dtype)
-        if op.name == "xl.iota":
-            return self._emit(convert(idx[a["dim"]], v.type.dtype), self._depth(idx[a["dim"]:a["dim"] + 1]))
-        if op.name not in SCALAR:
-            raise CodegenError(f"'{op.name}' cannot be computed inside a loop kernel")
-        args = [self.at(x, idx) for x in op.operands]
-        return self._emit(self.expr(op, args, self.approx), self._depth(args))
+from xlalite.passes.fuse import is_reduction
 
 
 def _loops(vars_: Sequence[str], bounds: Sequence[str], parallel: bool) -> list[str]:
@@ -120,35 +39,18 @@ def _assemble(header: str, nest: list[str], buckets: dict[int, list[str]], store
     return "\n".join(lines) + "\n"
 
 
-def input_names(inputs: Sequence[Value], alias: int = -1) -> dict[Value, str]:
-    """Kernel names of the inputs; the one `out` overwrites in place (`alias`) is read as
-    ``out``. LLVM can then see that each element is read before it is written at the same
-    index; as two arguments, a runtime overlap test fails and the loop runs scalar (10x)."""
-    return {v: "out" if k == alias else f"in{k}" for k, v in enumerate(inputs)}
-
-
 def loop_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, parallel: bool,
                 approx: bool = True, alias: int = -1) -> str:
     """out[i...] = root(i...) over the root's shape; input `alias` shares out's storage."""
     rank = root.type.rank
     idx = tuple(f"i{d}" for d in range(rank))
     gen = ExprGen({x: d + 1 for d, x in enumerate(idx)}, input_names(inputs, alias), {},
-                  itertools.count(), approx)
+                  itertools.count(), scalars(approx))
     result = gen.at(root, idx)
     params = ", ".join([f"in{k}" for k in range(len(inputs))] + ["out"])
     nest = _loops(idx, [f"out.shape[{d}]" for d in range(rank)], parallel)
     return _assemble(f"def kernel({params}):", nest, gen.buckets,
                      [f"out[{index_text(idx)}] = {result}"])
-
-
-def _combine(kind: str, acc: str, v: str, is_float: bool) -> str:
-    if kind == "sum":
-        return f"{acc} + {v}"
-    if kind == "prod":
-        return f"{acc} * {v}"
-    cmp = ">" if kind == "max" else "<"
-    nan = f" or {v} != {v}" if is_float else ""
-    return f"{v} if ({v} {cmp} {acc}{nan}) else {acc}"
 
 
 #: independent accumulators for innermost-axis reductions: without fastmath LLVM may not
@@ -168,7 +70,7 @@ def reduction_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
     more accumulator): both loops vectorize, where one fused loop with a loop-carried
     accumulator would not. The lanes are combined in a fixed order, so results are
     reproducible."""
-    (red,) = [op for op in ops if op.name in REDUCTION_ANCHORS]
+    (red,) = [op for op in ops if is_reduction(op)]
     src = red.operands[0]
     axes = red.attributes["axes"]
     if src.type.rank >= 2 and tuple(axes) == tuple(range(src.type.rank - 1)):
@@ -183,7 +85,7 @@ def reduction_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
     counter = itertools.count()
     in_names = {v: f"in{k}" for k, v in enumerate(inputs)}
     init = literal(identity(kind, dtype.numpy).item(), dtype)
-    comb = lambda a, b: _combine(kind, a, b, dtype.is_float)  # noqa: E731
+    comb = lambda a, b: combine(kind, a, b, dtype.is_float)  # noqa: E731
     before: dict[int, list[str]] = {}  # statements at a depth, before its loop
     after: dict[int, list[str]] = {}  # ... and after it
     inner = n_out + len(red_vars)
@@ -193,7 +95,7 @@ def reduction_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
         return tuple(next(it_red) if d in axes else out_vars[sum(1 for a in range(d) if a not in axes)]
                      for d in range(src.type.rank))
 
-    pro = ExprGen(depth_of, in_names, {}, counter, approx)
+    pro = ExprGen(depth_of, in_names, {}, counter, scalars(approx))
     if not use_lanes:
         value = pro.at(src, full_index(red_vars))
         before.setdefault(n_out, []).append(f"acc = {init}")
@@ -228,7 +130,7 @@ def reduction_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
                                             f"    acc = {comb('acc', 'lanes[k]')}"])
     for d, stmts in pro.buckets.items():
         before.setdefault(d, []).extend(stmts)
-    epi = ExprGen(depth_of, in_names, {red.results[0]: "acc"}, counter, approx)
+    epi = ExprGen(depth_of, in_names, {red.results[0]: "acc"}, counter, scalars(approx))
     result = epi.at(root, tuple(out_vars))
     after.setdefault(n_out, []).extend(stmt for d in sorted(epi.buckets) for stmt in epi.buckets[d])
     after[n_out].append(f"out[{index_text(out_vars)}] = {result}")
@@ -266,7 +168,7 @@ def column_reduction_kernel(red: Op, inputs: Sequence[Value], root: Value, paral
     depth_of = {"blk": 1, **{x: k + 2 for k, x in enumerate(red_vars)}, "o0": len(red_vars) + 2}
     counter = itertools.count()
     in_names = {v: f"in{k}" for k, v in enumerate(inputs)}
-    pro = ExprGen(depth_of, in_names, {}, counter, approx, column=True)
+    pro = ExprGen(depth_of, in_names, {}, counter, scalars(approx), column=True)
     value = pro.at(src, tuple(red_vars) + ("o0",))
     init = literal(identity(kind, dtype.numpy).item(), dtype)
     inner = len(red_vars) + 2
@@ -277,8 +179,8 @@ def column_reduction_kernel(red: Op, inputs: Sequence[Value], root: Value, paral
         buckets[d] = pro.buckets.get(d, [])
     loop = ["for j in range(c1 - c0):"]
     body = ["    o0 = c0 + j"] + ["    " + stmt for stmt in pro.buckets.get(inner, [])]
-    body.append(f"    acc[j] = {_combine(kind, 'acc[j]', value, dtype.is_float)}")
-    epi = ExprGen({"o0": 1}, in_names, {red.results[0]: "total"}, counter, approx)
+    body.append(f"    acc[j] = {combine(kind, 'acc[j]', value, dtype.is_float)}")
+    epi = ExprGen({"o0": 1}, in_names, {red.results[0]: "total"}, counter, scalars(approx))
     result = epi.at(root, ("o0",))
     finish = ["for j in range(c1 - c0):", "    o0 = c0 + j", "    total = acc[j]"]
     finish += ["    " + stmt for d in sorted(epi.buckets) for stmt in epi.buckets[d]]
@@ -308,18 +210,11 @@ def epilogue(lines: list[str], anchor: Op, inputs: Sequence[Value], root: Value,
     idx = tuple(f"i{d}" for d in range(rank))
     names = input_names(inputs, alias)
     names[anchor.results[0]] = product
-    gen = ExprGen({x: d + 1 for d, x in enumerate(idx)}, names, {}, itertools.count(), approx)
+    gen = ExprGen({x: d + 1 for d, x in enumerate(idx)}, names, {}, itertools.count(),
+                  scalars(approx))
     result = gen.at(root, idx)
     nest = _loops(idx, [f"out.shape[{d}]" for d in range(rank)], parallel)
     body = _assemble("", nest, gen.buckets, [f"out[{index_text(idx)}] = {result}"])
     lines.extend(body.splitlines()[1:])
-
-
-def group_of(op: Op) -> tuple[list[Op], list[Value], Value]:
-    """(ops, inputs, root) of a fusion op's region, or of a single op as its own group."""
-    if op.name == "xl.fusion":
-        block = op.regions[0].blocks[0]
-        return list(block.ops[:-1]), list(block.args), block.terminator.operands[0]
-    return [op], list(op.operands), op.results[0]
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from xlalite.backends.numba_cpu.loops import CodegenError, epilogue
-from xlalite.backends.numba_cpu.scalar import literal
+from xlalite.backends.base import CodegenError
+from xlalite.backends.numba_common.scalar import literal
+from xlalite.backends.numba_cpu.loops import epilogue
 from xlalite.ir.core import Op, Value
 from xlalite.ir.rewrite import splat_of
 from xlalite.ops.linalg import free_dims
@@ -56,6 +57,8 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, appro
     params = [f"in{k}" for k in range(len(inputs))] + ["out"] + (["scratch"] if product == "prod" else [])
     if dot_macs(dot) < PARALLEL_MIN_MACS:
         slots = 1  # waking a second thread costs more than it saves
+    names: tuple[str, ...]
+    extents: tuple[int, ...]
     if plain:
         names, extents = ("trans_a", "trans_b", "slots"), (int(ca != (1,)), int(cb != (0,)), slots)
     else:

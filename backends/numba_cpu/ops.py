@@ -1,9 +1,11 @@
-"""Per-op kernel emitters: ``KERNELS[name](op) -> Kernel``.
+"""Per-op kernel emitters: ``KERNELS[name](op) -> Kernel``, and the dispatch of top-level ops.
 
 Elementwise and broadcast ops (and whole fused groups) become loop kernels, reductions
-reduction kernels, matmuls BLAS kernels (``loops.py``). Every other op has one entry here that
-writes a small kernel, usually reshaping to a fixed rank and calling ``library.py``. A new op
-adds one entry. ``supported()`` lists what the backend can compile.
+reduction kernels, matmuls BLAS kernels (``loops.py``), as the shared
+:func:`~xlalite.backends.numba_common.target.code_shape` decides. Every other op has one
+entry here that writes a small kernel, usually reshaping to a fixed rank and calling
+``library.py``. A new op of that kind adds one entry; ``OP_KERNELS`` is what the target's
+``supports`` reads.
 """
 
 from __future__ import annotations
@@ -12,22 +14,19 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from xlalite.backends.numba_cpu.conv import CONV_OPS
-from xlalite.backends.numba_cpu.loops import (
-    CodegenError,
-    group_of,
-    loop_kernel,
-    reduction_kernel,
-)
+from xlalite.backends.base import CodegenError
+from xlalite.backends.numba_common.expr import group_of
+from xlalite.backends.numba_common.target import CodeShape, code_shape
+from xlalite.backends.numba_cpu.loops import loop_kernel, reduction_kernel
 from xlalite.backends.numba_cpu.matmul import matmul_kernel
-from xlalite.backends.numba_cpu.scalar import SCALAR
+from xlalite.backends.numba_cpu.scalar import scalars
 from xlalite.backends.numba_cpu.window import (
     max_grad_parallel_safe,
     window_kernel,
     window_max_grad_kernel,
 )
 from xlalite.ir.core import Op
-from xlalite.passes.fuse import REDUCTION_ANCHORS, is_unit_reshape
+from xlalite.passes.plan_memory import inplace_operand
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,10 @@ class Kernel:
     #: scratch bytes this call needs; > 0 means the kernel takes a ``scratch`` argument after
     #: ``out`` (the executable's shared buffer), so calls of one kernel may differ here
     scratch: int = field(default=0, compare=False)
+
+    @property
+    def note(self) -> str:
+        return "parallel" if self.parallel else ""
 
 
 def _slices(starts, limits, strides) -> str:
@@ -148,17 +151,8 @@ WINDOW_KERNELS: dict[str, Callable[[Op, bool], Kernel]] = {
     "xl.reduce_window_avg": _window,
     "xl.reduce_window_max_grad": _window_max_grad,
 }
-#: Ops run by the driver itself rather than a compiled kernel.
-DRIVER_OPS = frozenset({"xl.constant", "xl.debug_print"})
-#: Ops the loop generator computes (alone or fused).
-LOOP_OPS = frozenset(SCALAR) | {"xl.broadcast_in_dim", "xl.iota", "xl.constant"}
-
-
-def supported(name: str) -> bool:
-    return (name in KERNELS or name in WINDOW_KERNELS or name in DRIVER_OPS or name in LOOP_OPS
-            or name in REDUCTION_ANCHORS
-            or name in CONV_OPS
-            or name in ("xl.dot_general", "xl.fusion", "xl.custom_vjp"))  # custom_vjp: inlined
+#: Ops with a kernel of their own (everything else is a loop, reduction or product).
+OP_KERNELS = frozenset(KERNELS) | frozenset(WINDOW_KERNELS)
 
 
 def kernel_for(op: Op, parallel: bool, approx: bool = True, slots: int = 1) -> Kernel:
@@ -174,18 +168,19 @@ def _kernel_for(op: Op, parallel: bool, approx: bool, slots: int) -> Kernel:
     """The kernel computing top-level `op` (a fusion group or a single op). `parallel`: a
     prange loop; `slots`: threads matrix products and convolutions are split over; `approx`
     lets f32 exp/tanh/logistic use the vectorizable approximations of mathlib.py."""
-    kind = op.attributes.get("kind") if op.name == "xl.fusion" else None
-    alias = op.attributes.get("mem.inplace", (-1,))[0]
+    k = inplace_operand(op)
+    alias = -1 if k is None else k
     ops, inputs, root = group_of(op)
-    if any(o.name in CONV_OPS for o in ops):
+    shape = code_shape(op, scalars(approx))
+    if shape is CodeShape.CONVOLUTION:
         raise CodegenError("convolutions are library calls of the driver (conv.conv_call)")
-    if kind == "matmul" or op.name == "xl.dot_general":
+    if shape is CodeShape.MATMUL:
         source, scratch, extents = matmul_kernel(ops, inputs, root, approx, alias, slots)
         return Kernel(source, extents=extents, scratch=scratch)
-    if kind == "reduction" or op.name in REDUCTION_ANCHORS:
+    if shape is CodeShape.REDUCTION:
         source, extents = reduction_kernel(ops, inputs, root, parallel, approx)
         return Kernel(source, parallel, extents)
-    if kind == "loop" or op.name in LOOP_OPS or is_unit_reshape(op):
+    if shape is CodeShape.LOOP:
         return Kernel(loop_kernel(ops, inputs, root, parallel, approx, alias), parallel)
     if op.name in WINDOW_KERNELS:
         return WINDOW_KERNELS[op.name](op, parallel)

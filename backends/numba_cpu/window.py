@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from xlalite.backends.numba_cpu.scalar import literal
+from xlalite.backends.numba_common.scalar import literal
 from xlalite.ir.core import Op
 from xlalite.ops.reduce import identity
 

@@ -8,12 +8,18 @@ runs the same kernels in Python: slow, for tests on tiny shapes.
 
 from __future__ import annotations
 
-from xlalite.backends.base import Backend, register_backend
-from xlalite.backends.numba_cpu import legalize
-from xlalite.backends.numba_cuda.codegen import generate, supported
-from xlalite.ir.core import Module
-from xlalite.ir.verifier import verify
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from xlalite.backends.base import register_backend
+from xlalite.backends.numba_common.program import Program
+from xlalite.backends.numba_common.scalar import ScalarTable
+from xlalite.backends.numba_common.target import NumbaTarget
+from xlalite.backends.numba_cuda.codegen import OP_KERNELS, generate
+from xlalite.backends.numba_cuda.scalar import CUDA_SCALARS
+from xlalite.ir.core import Function, Module
 from xlalite.passes.pipelines import compose
+from xlalite.runtime.executable import Executable
 
 
 def cuda_error() -> str | None:
@@ -29,38 +35,28 @@ def cuda_error() -> str | None:
 
 
 @register_backend
-class NumbaCUDABackend(Backend):
+@dataclass(frozen=True)
+class NumbaCUDABackend(NumbaTarget):
     """Generated Numba-CUDA kernels; the interpreter's results to rounding."""
 
-    name = "numba-cuda"
+    name: ClassVar[str] = "numba-cuda"
+    scalars: ClassVar[ScalarTable] = CUDA_SCALARS
+    op_kernels: ClassVar[frozenset[str]] = OP_KERNELS
 
     def default_pipeline(self) -> str:
-        return compose("simplify", "fuse", "finalize")
+        return compose("legalize", "simplify", "fuse", "finalize")
 
-    def supports(self, op_name: str) -> bool:
-        return supported(op_name)
+    def generate(self, func: Function) -> Program[Any]:
+        self.check_supported(func)
+        return generate(func)
 
-    def compile(self, module: Module, entry: str | None = None):
-        verify(module)
-        func = module.get(entry) if entry else module.main
-        legalize(func)
-        program = generate(func)  # codegen errors come before any device is needed
-        problem = cuda_error()
+    def load(self, module: Module, program: Program[Any]) -> Executable:
+        problem = cuda_error()  # codegen errors came first: they need no device
         if problem is not None:
             raise RuntimeError(f"numba-cuda: {problem}")
         from xlalite.backends.numba_cuda.executable import CudaExecutable
 
         return CudaExecutable(module, program)
-
-    def emit_source(self, module: Module) -> str:
-        from xlalite.backends.numba_cuda.executable import HEADER
-
-        parts = []
-        for func in verify(module).functions:
-            legalize(func)
-            prog = generate(func)
-            parts.append(f"# ===== @{func.name} =====\n" + prog.source(HEADER + "@cuda.jit(cache=True)\n"))
-        return "\n\n".join(parts)
 
 
 __all__ = ["NumbaCUDABackend", "cuda_error"]

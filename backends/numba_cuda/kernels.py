@@ -5,8 +5,8 @@ Each emitter returns a :class:`CudaKernel`: the source of ``def kernel(in0, ...,
 compiled signature, so launch sizes are computed here; kernels read extents from their arrays.
 
 * **loop** kernels (elementwise and broadcast groups, and each injective op): one thread per
-  output element in a grid-stride loop; the element is computed by numba-cpu's ``ExprGen``
-  (the same index algebra, with CUDA's element expressions) or by an index map below;
+  output element in a grid-stride loop; the element is computed by the shared ``ExprGen``
+  (the same index algebra as numba-cpu, with CUDA's element table) or by an index map below;
 * **reduction** kernels: one block per output element, the prologue computed while each
   thread sweeps its share of the reduced elements, a shared-memory tree over the threads, and
   the epilogue on thread 0; reductions of fewer than SMALL_REDUCTION elements run one thread
@@ -25,15 +25,16 @@ from dataclasses import dataclass
 
 from numba.core import config  # reads NUMBA_ENABLE_CUDASIM; imports no CUDA
 
-from xlalite.backends.numba_cpu.loops import CodegenError, ExprGen, _combine, index_text
-from xlalite.backends.numba_cpu.scalar import convert, literal
-from xlalite.backends.numba_cuda.scalar import cuda_expr
+from xlalite.backends.base import CodegenError
+from xlalite.backends.numba_common.expr import ExprGen, combine, index_text
+from xlalite.backends.numba_common.scalar import convert, literal
+from xlalite.backends.numba_cuda.scalar import CUDA_SCALARS
 from xlalite.ir.core import Op, Value
 from xlalite.ops.reduce import identity
 
 #: threads per block of grid-stride and reduction kernels; the simulator runs each thread as
 #: a Python thread, so it gets 32 (the kernels' logic holds for any power of two)
-THREADS = 32 if config.ENABLE_CUDASIM else 256
+THREADS = 32 if getattr(config, "ENABLE_CUDASIM", False) else 256
 MAX_BLOCKS = 4096  # grid-stride kernels loop when there is more work than this
 SMALL_REDUCTION = 64  # fewer reduced elements than this: one thread per output
 
@@ -45,6 +46,10 @@ class CudaKernel:
     source: str
     blocks: tuple[int, ...] | int
     threads: tuple[int, ...] | int
+
+    @property
+    def note(self) -> str:
+        return f"launched [{self.blocks}, {self.threads}]"
 
 
 def scalars_as_vectors(source: str) -> str:
@@ -80,9 +85,9 @@ def grid_stride(params: Sequence[str], size: int, body: Sequence[str], names: Se
 
 def element_gen(inputs: Sequence[Value], idx: Sequence[str], bound: dict[Value, str] | None = None,
                 names: dict[Value, str] | None = None) -> ExprGen:
-    """numba-cpu's element generator, everything at one depth, with CUDA's expressions."""
+    """The shared element generator, everything at one depth, with CUDA's element table."""
     return ExprGen({x: 1 for x in idx}, names or {v: f"in{k}" for k, v in enumerate(inputs)},
-                   bound or {}, itertools.count(), approx=False, expr=cuda_expr)
+                   bound or {}, itertools.count(), CUDA_SCALARS)
 
 
 def flat_statements(gen: ExprGen) -> list[str]:
@@ -209,7 +214,7 @@ def reduction_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, an
     if red_idx:
         decompose_red.append(f"{pad}{red_idx[0]} = rest")
     body = [pad + s for s in flat_statements(pro)]
-    combine = f"{pad}acc = {_combine(kind, 'acc', value, dtype.is_float)}"
+    fold = f"{pad}acc = {combine(kind, 'acc', value, dtype.is_float)}"
     store = [f"        {s}" for s in flat_statements(epi)]
     store.append(f"        out[{index_text(out_idx)}] = {result}")
     if n_red < SMALL_REDUCTION:  # one thread per output, a sequential loop
@@ -217,7 +222,7 @@ def reduction_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, an
             "    for flat in range(cuda.grid(1), out.size, cuda.gridsize(1)):"]
         lines += decompose("flat", out_idx, "out", "        ")
         lines += [f"        acc = {init}", f"        for q in range({n_red}):"]
-        lines += decompose_red + body + [combine] + store
+        lines += decompose_red + body + [fold] + store
         return CudaKernel("\n".join(lines) + "\n", grid_for(n_out), THREADS)
     np_dtype = f"numba.{dtype.numpy.name}" if dtype.is_float or dtype.is_int else "numba.boolean"
     lines = [f"def kernel({', '.join(params)}):"] + red_loop + [
@@ -226,11 +231,11 @@ def reduction_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, an
         "    for flat in range(cuda.blockIdx.x, out.size, cuda.gridDim.x):"]
     lines += decompose("flat", out_idx, "out", "        ")
     lines += [f"        acc = {init}", f"        for q in range(t, {n_red}, {THREADS}):"]
-    lines += decompose_red + body + [combine]
+    lines += decompose_red + body + [fold]
     lines += ["        part[t] = acc", "        cuda.syncthreads()", f"        width = {THREADS // 2}",
               "        while width > 0:",  # a tree over the block: log2(THREADS) steps
               "            if t < width:",
-              f"                part[t] = {_combine(kind, 'part[t]', 'part[t + width]', dtype.is_float)}",
+              f"                part[t] = {combine(kind, 'part[t]', 'part[t + width]', dtype.is_float)}",
               "            cuda.syncthreads()", "            width //= 2",
               "        if t == 0:", "            acc = part[0]"]
     lines += ["    " + s for s in store] + ["        cuda.syncthreads()"]

@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from xlalite.backends.numba_cpu.loops import _combine, index_text
-from xlalite.backends.numba_cpu.scalar import literal
+from xlalite.backends.numba_common.expr import combine, index_text
+from xlalite.backends.numba_common.scalar import literal
 from xlalite.backends.numba_cuda.kernels import (
     MAX_BLOCKS,
     THREADS,
@@ -183,7 +183,7 @@ def _grad_weight_kernel(ops, inputs, root, conv, x, gy, params) -> CudaKernel:
               f"                acc += {x}[b, g * {cg} + ci, yy, zz] * {gy}[b, oc, y, z]",
               "        part[t] = acc", "        cuda.syncthreads()", f"        width = {THREADS // 2}",
               "        while width > 0:", "            if t < width:",
-              f"                part[t] = {_combine('sum', 'part[t]', 'part[t + width]', dtype.is_float)}",
+              f"                part[t] = {combine('sum', 'part[t]', 'part[t + width]', dtype.is_float)}",
               "            cuda.syncthreads()", "            width //= 2",
               "        if t == 0:", "            acc = part[0]"]
     _store(lines, conv, inputs, root, out, "            ")

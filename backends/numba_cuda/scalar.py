@@ -1,15 +1,16 @@
-"""Element expressions for the CUDA kernels: numba-cpu's table with CUDA's exceptions.
+"""Element expressions for the CUDA kernels: the shared table with CUDA's exceptions.
 
 Numba-CUDA compiles NumPy's scalar ``log``/``tanh``/``sin``/``cos`` but not ``exp``,
 ``sqrt`` or ``sign``; those become ``math`` calls (single precision for f32 operands, as
-CUDA's ``expf``/``sqrtf``). Every other entry is numba-cpu's (``backends/numba_cpu/scalar.py``),
-so an elementwise op added there works here unless CUDA needs an override. GPU math is fast,
+CUDA's ``expf``/``sqrtf``). Every other entry is the shared one
+(``backends/numba_common/scalar.py``), so an elementwise op added there works here unless
+CUDA needs an override. GPU math is fast,
 so the CPU's vectorizable approximations are never used.
 """
 
 from __future__ import annotations
 
-from xlalite.backends.numba_cpu.scalar import SCALAR, Expr, literal
+from xlalite.backends.numba_common.scalar import Expr, ScalarTable, literal
 from xlalite.ir.core import Op
 
 
@@ -32,9 +33,4 @@ CUDA_OVERRIDES: dict[str, Expr] = {
     "xl.sign": _sign,
 }
 
-CUDA_SCALAR: dict[str, Expr] = {**SCALAR, **CUDA_OVERRIDES}
-
-
-def cuda_expr(op: Op, args: list[str], approx: bool = False) -> str:
-    """The element expression of elementwise `op` in a CUDA kernel (`approx` is ignored)."""
-    return CUDA_SCALAR[op.name](args, op)
+CUDA_SCALARS = ScalarTable(CUDA_OVERRIDES)

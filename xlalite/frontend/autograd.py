@@ -8,9 +8,12 @@ the gradient program on the interpreter and accumulates into each leaf's ``.grad
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import numpy as np
 
-from xlalite.frontend.tensor import Node, Tensor
+from xlalite.frontend.tensor import Node, Tensor, TensorBase, install
 from xlalite.ir.builder import finish, new_function
 from xlalite.ir.core import Module, Op, Value, instantiate
 from xlalite.passes.autodiff import vjp_function
@@ -98,7 +101,7 @@ def backward(root: Tensor, gradient: object = None, retain_graph: bool = False) 
             node.freed = True
 
 
-def traced_backward(loss, gradient: object = None) -> None:
+def traced_backward(loss: Any, gradient: Any = None) -> None:
     """``loss.backward()`` while tracing: the function traced so far, with `loss` as its
     output, is differentiated by ``vjp_function`` with respect to every parameter read so far;
     the gradient program is inlined into the same trace (CSE then merges the recomputed
@@ -122,7 +125,7 @@ def traced_backward(loss, gradient: object = None) -> None:
               if x.requires_grad and x.type.dtype.is_float]
     grad_fn = vjp_function(snapshot, [arg.index for _, arg in params],
                            seed=0 if gradient is None else None)
-    inputs = [Tracer(a, trace) for a in func.args]
+    inputs: list[TensorBase] = [Tracer(a, trace) for a in func.args]
     if gradient is not None:
         inputs.append(asarray(gradient, loss.dtype))
     results = inline_function(grad_fn, inputs, trace)
@@ -132,3 +135,6 @@ def traced_backward(loss, gradient: object = None) -> None:
             trace.saved_grads[key] = (x, x.grad)
         trace.grads[key] = g if key not in trace.grads else trace.grads[key] + g
         x.grad = trace.grads[key]
+
+
+install(autograd=sys.modules[__name__])  # Tensor.backward() calls this module

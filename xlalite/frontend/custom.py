@@ -61,6 +61,7 @@ class custom_vjp:  # noqa: N801  (decorator named like the JAX one)
     def __call__(self, *args: Any) -> Any:
         if self.fwd is None or self.bwd is None:
             raise TypeError(f"{self.fun.__name__}: call defvjp(fwd, bwd) before using it")
+        user_bwd = self.bwd
         flat_args = [asarray(x) for a in args for x in flatten(a)[0]]
         fwd = trace(self.fwd, args)
         tree = fwd.out_tree
@@ -72,11 +73,11 @@ class custom_vjp:  # noqa: N801  (decorator named like the JAX one)
         res_types, out_types = fwd_types[n_out:], fwd_types[:n_out]
 
         def bwd_flat(residuals: Any, cotangent: Any) -> list:
-            cts = self.bwd(residuals, cotangent)
+            cts = user_bwd(residuals, cotangent)
             if not isinstance(cts, tuple) or len(cts) != len(args):
                 raise TypeError(f"{self.fun.__name__}: bwd must return a tuple with one "
                                 f"cotangent per argument ({len(args)})")
-            flat = []
+            flat: list[Any] = []
             for ct, arg in zip(cts, args):
                 leaves = flatten(arg)[0]
                 if ct is None:

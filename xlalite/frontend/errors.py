@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import linecache
 import os
 import sys
+from types import FrameType
 
 from xlalite.ir.diagnostics import Location
 
 
 @functools.cache
 def _package_dirs() -> tuple[str, ...]:
-    import xlalite
-    import xlalite.backends
-    import xlalite.passes
-
-    dirs = [*xlalite.__path__, *xlalite.backends.__path__, *xlalite.passes.__path__]
+    """xlalite's folders (``passes/`` and ``backends/`` live beside ``xlalite/``)."""
+    dirs = []
+    for name in ("xlalite", "xlalite.backends", "xlalite.passes"):
+        spec = importlib.util.find_spec(name)
+        dirs.extend(spec.submodule_search_locations or [] if spec else [])
     return tuple(os.path.abspath(d) + os.sep for d in dirs)
 
 
 def user_location() -> Location | None:
     """The innermost stack frame outside xlalite itself: the user's line that is running."""
     dirs = _package_dirs()
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         path = os.path.abspath(frame.f_code.co_filename)
         if not path.startswith(dirs) and not frame.f_code.co_filename.startswith("<frozen"):

@@ -71,7 +71,7 @@ class _Differentiated:
 
     def __init__(self, fn: Callable, argnums: int | Sequence[int], has_aux: bool,
                  backend: str):
-        functools.update_wrapper(self, fn)
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]  # an instance, not a function
         self.fn, self.argnums, self.has_aux = fn, argnums, has_aux
         self._compiled = Jitted(self._traced, backend=backend)
 

@@ -15,15 +15,18 @@ from typing import Any
 
 import numpy as np
 
+from xlalite.backends.base import Backend, get_backend
+from xlalite.compiler import DEFAULT_TARGET, compile
 from xlalite.frontend.pytree import TreeDef, flatten, unflatten
 from xlalite.frontend.tensor import TensorBase, active_trace
 from xlalite.frontend.tracing import leaf_array, trace
 from xlalite.ir.core import Module
 from xlalite.ir.types import TensorType
+from xlalite.passes.manager import Pass, parse_pipeline
 from xlalite.runtime.executable import Executable
 
-#: The backend jit compiles for unless told otherwise.
-DEFAULT_BACKEND = "numba-cpu"
+#: The target jit compiles for unless told otherwise.
+DEFAULT_BACKEND = DEFAULT_TARGET
 
 
 @dataclass
@@ -32,8 +35,8 @@ class Lowered:
 
     module: Module
     out_tree: TreeDef
-    backend: str
-    pipeline: str | None
+    backend: Backend
+    pipeline: list[Pass] | None  # None: the backend's default pipeline
     state_in: list = field(default_factory=list)  # state tensors passed after the arguments
     state_out: list = field(default_factory=list)  # state tensors returned after the results
     modules: list = field(default_factory=list)  # (module, training) the trace depended on
@@ -51,18 +54,9 @@ class Lowered:
         return str(self.module)
 
     def compile(self) -> Executable:
-        """Run the backend's pipeline on a copy of the module (``as_text()`` keeps showing the
-        traced IR) and compile it."""
-        from xlalite.backends.base import get_backend
-
-        backend = get_backend(self.backend)
-        spec = backend.default_pipeline() if self.pipeline is None else self.pipeline
-        module = self.module.clone()
-        if spec:
-            from xlalite.passes.manager import run_pipeline
-
-            run_pipeline(module, spec)
-        return backend.compile(module)
+        """Compile through :func:`xlalite.compile` (the pipeline runs on a copy, so
+        ``as_text()`` keeps showing the traced IR)."""
+        return compile(self.module, self.backend, self.pipeline)
 
 
 @dataclass
@@ -76,12 +70,13 @@ class _Stats:
 class Jitted:
     """A function compiled per input signature; call it like the original."""
 
-    def __init__(self, fn: Callable, backend: str = DEFAULT_BACKEND,
+    def __init__(self, fn: Callable, backend: str | Backend = DEFAULT_BACKEND,
                  static_argnums: int | Sequence[int] = (), pipeline: str | None = None):
         functools.update_wrapper(self, fn)
         self.fn = fn
-        self.backend = backend
-        self.pipeline = pipeline
+        # both specs are read now, so a typo fails at jit(...), not at the first call
+        self.backend = get_backend(backend)
+        self.pipeline = None if pipeline is None else parse_pipeline(pipeline)
         nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
         self.static_argnums = frozenset(nums)
         try:
@@ -186,12 +181,14 @@ class Jitted:
                 "entries": len(self._cache), "signatures": list(s.signatures)}
 
 
-def jit(fn: Callable | None = None, *, backend: str = DEFAULT_BACKEND,
+def jit(fn: Callable | None = None, *, backend: str | Backend = DEFAULT_BACKEND,
         static_argnums: int | Sequence[int] = (), pipeline: str | None = None) -> Any:
     """Compile `fn` per input signature. Usable as ``jit(f)``, ``@jit`` or ``@jit(backend=...)``.
 
-    `pipeline` overrides the backend's default pass pipeline (a spec such as
-    ``"cse,dce"``; ``""`` runs no pass).
+    `backend` is a target spec: a name, optionally with options, such as
+    ``"numba-cpu{exact-math=true parallel=false}"`` (``xlalite-opt --list-targets`` shows
+    them). `pipeline` overrides the backend's default pass pipeline (a spec such as
+    ``"cse,dce"``; ``""`` runs no pass). Both are checked here, not at the first call.
     """
     if fn is None:
         return functools.partial(jit, backend=backend, static_argnums=static_argnums,

@@ -10,11 +10,12 @@ from __future__ import annotations
 import builtins
 import math
 import numbers
+import sys
 from collections.abc import Sequence
 
 import numpy as np
 
-from xlalite.frontend.tensor import Tensor, TensorBase, _to_dtype, bind
+from xlalite.frontend.tensor import Tensor, TensorBase, _to_dtype, bind, install
 from xlalite.ir.types import DType
 
 _ORDER = [DType.BOOL, DType.I32, DType.I64, DType.F32, DType.F64]
@@ -279,12 +280,16 @@ def getitem(x: TensorBase, key: object) -> TensorBase:
             if st < 1:
                 raise IndexError("negative slice steps are not supported")
             e = builtins.max(e, s)
-            start.append(s), limit.append(e), stride.append(st)
+            start.append(s)
+            limit.append(e)
+            stride.append(st)
             out_shape.append(len(range(s, e, st)))
         elif isinstance(k, (int, np.integer)) and not isinstance(k, bool):
             if not -n <= k < n:
                 raise IndexError(f"index {k} is out of bounds for axis {dim} with size {n}")
-            start.append(int(k) % n), limit.append(int(k) % n + 1), stride.append(1)
+            start.append(int(k) % n)
+            limit.append(int(k) % n + 1)
+            stride.append(1)
         else:
             idx = asarray(k)
             if idx.type.dtype is DType.BOOL:
@@ -293,7 +298,9 @@ def getitem(x: TensorBase, key: object) -> TensorBase:
                 raise IndexError(f"unsupported index {k!r}: use ints, slices, None, ... and at "
                                  "most one integer array")
             array_index = (len(out_shape), idx)
-            start.append(0), limit.append(n), stride.append(1)
+            start.append(0)
+            limit.append(n)
+            stride.append(1)
             out_shape.append(n)
         dim += 1
     y = x
@@ -333,3 +340,6 @@ def random_normal(key: ArrayLike, shape: Sequence[int], dtype: object = np.float
     """Standard-normal numbers from an integer key."""
     return bind("xl.rng", [asarray(key, DType.I64)], shape=tuple(shape),
                 dtype=_to_dtype(dtype), distribution="normal")
+
+
+install(api=sys.modules[__name__])  # tensors' operators and methods call this module

@@ -11,11 +11,16 @@ between calls while the step itself is one compiled program.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from xlalite.frontend.tensor import Tensor, active_trace
 
-_HOST = Tensor.array  # the slot holding the host array
+if TYPE_CHECKING:
+    from xlalite.runtime.device import DeviceArray
+
+_HOST: Any = Tensor.array  # type: ignore[misc]  # the slot holding the host array
 
 
 class StateTensor(Tensor):
@@ -34,7 +39,7 @@ class StateTensor(Tensor):
         super().__init__(np.array(data, copy=True) if isinstance(data, np.ndarray) else data,
                          dtype, requires_grad)
         self.name = name
-        self._device = None
+        self._device: DeviceArray | None = None
 
     @property
     def array(self) -> np.ndarray:
@@ -57,7 +62,7 @@ class StateTensor(Tensor):
         """The value where it lives: the device array a compiled step left, else the host one."""
         return self._device if self._device is not None else _HOST.__get__(self)
 
-    def assign(self, value: object) -> None:
+    def assign(self, value: Any) -> None:
         """Replace the contents (same shape and dtype): recorded when tracing, else in place."""
         from xlalite.frontend.numpy_api import asarray
 
@@ -68,7 +73,7 @@ class StateTensor(Tensor):
         if trace is not None:
             trace.write_state(self, new)
         else:
-            self.array[...] = new.array  # type: ignore[union-attr]
+            self.array[...] = new.array  # type: ignore[attr-defined]  # eager: a Tensor
 
     def numpy(self) -> np.ndarray:
         """The current value (a copy cannot go stale when a compiled step updates it)."""

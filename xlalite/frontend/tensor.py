@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -27,6 +28,26 @@ from xlalite.ir.types import DType, TensorType
 from xlalite.ops.registry import get_op
 
 _PYTHON_DEFAULTS = {"f": np.dtype(np.float32), "i": np.dtype(np.int32)}
+
+
+class _Late:
+    """The modules above this one that tensors call into: the NumPy-style API (operators,
+    methods) and autograd (``backward()``). Each installs itself when it is imported, and
+    ``xlalite.frontend`` imports both, so this module imports neither (no import cycle)."""
+
+    api: Any = None
+    autograd: Any = None
+
+
+_LATE = _Late()
+
+
+def install(api: Any = None, autograd: Any = None) -> None:
+    """Called by numpy_api and autograd at import: make them reachable from tensors."""
+    if api is not None:
+        _LATE.api = api
+    if autograd is not None:
+        _LATE.autograd = autograd
 
 
 class TensorBase:
@@ -62,52 +83,54 @@ class TensorBase:
             yield self[i]
 
     # Operators and methods delegate to the NumPy-style API (imported at the end of module).
-    def __add__(self, o): return _api.add(self, o)
-    def __radd__(self, o): return _api.add(o, self)
-    def __sub__(self, o): return _api.subtract(self, o)
-    def __rsub__(self, o): return _api.subtract(o, self)
-    def __mul__(self, o): return _api.multiply(self, o)
-    def __rmul__(self, o): return _api.multiply(o, self)
-    def __truediv__(self, o): return _api.divide(self, o)
-    def __rtruediv__(self, o): return _api.divide(o, self)
-    def __pow__(self, o): return _api.power(self, o)
-    def __rpow__(self, o): return _api.power(o, self)
-    def __matmul__(self, o): return _api.matmul(self, o)
-    def __rmatmul__(self, o): return _api.matmul(o, self)
-    def __neg__(self): return _api.negative(self)
+    def __add__(self, o): return _LATE.api.add(self, o)
+    def __radd__(self, o): return _LATE.api.add(o, self)
+    def __sub__(self, o): return _LATE.api.subtract(self, o)
+    def __rsub__(self, o): return _LATE.api.subtract(o, self)
+    def __mul__(self, o): return _LATE.api.multiply(self, o)
+    def __rmul__(self, o): return _LATE.api.multiply(o, self)
+    def __truediv__(self, o): return _LATE.api.divide(self, o)
+    def __rtruediv__(self, o): return _LATE.api.divide(o, self)
+    def __pow__(self, o): return _LATE.api.power(self, o)
+    def __rpow__(self, o): return _LATE.api.power(o, self)
+    def __matmul__(self, o): return _LATE.api.matmul(self, o)
+    def __rmatmul__(self, o): return _LATE.api.matmul(o, self)
+    def __neg__(self): return _LATE.api.negative(self)
     def __pos__(self): return self
-    def __abs__(self): return _api.abs(self)
-    def __lt__(self, o): return _api.less(self, o)
-    def __le__(self, o): return _api.less_equal(self, o)
-    def __gt__(self, o): return _api.greater(self, o)
-    def __ge__(self, o): return _api.greater_equal(self, o)
-    def __eq__(self, o): return _api.equal(self, o)  # type: ignore[override]
-    def __ne__(self, o): return _api.not_equal(self, o)  # type: ignore[override]
-    __hash__ = None  # type: ignore[assignment]  (== is elementwise, as in NumPy)
+    def __abs__(self): return _LATE.api.abs(self)
+    def __lt__(self, o): return _LATE.api.less(self, o)
+    def __le__(self, o): return _LATE.api.less_equal(self, o)
+    def __gt__(self, o): return _LATE.api.greater(self, o)
+    def __ge__(self, o): return _LATE.api.greater_equal(self, o)
+    def __eq__(self, o): return _LATE.api.equal(self, o)
+    def __ne__(self, o): return _LATE.api.not_equal(self, o)
+    __hash__ = None  # type: ignore[assignment]  # == is elementwise, as in NumPy
 
-    def __getitem__(self, key): return _api.getitem(self, key)
+    def __getitem__(self, key): return _LATE.api.getitem(self, key)
 
-    def sum(self, axis=None, keepdims=False): return _api.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _api.mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return _api.max(self, axis, keepdims)
-    def min(self, axis=None, keepdims=False): return _api.min(self, axis, keepdims)
-    def prod(self, axis=None, keepdims=False): return _api.prod(self, axis, keepdims)
-    def argmax(self, axis=None): return _api.argmax(self, axis)
-    def reshape(self, *shape): return _api.reshape(self, shape[0] if len(shape) == 1 else shape)
-    def transpose(self, *axes): return _api.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
-    def astype(self, dtype): return _api.astype(self, dtype)
-    def exp(self): return _api.exp(self)
-    def log(self): return _api.log(self)
-    def tanh(self): return _api.tanh(self)
+    def sum(self, axis=None, keepdims=False): return _LATE.api.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _LATE.api.mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return _LATE.api.max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return _LATE.api.min(self, axis, keepdims)
+    def prod(self, axis=None, keepdims=False): return _LATE.api.prod(self, axis, keepdims)
+    def argmax(self, axis=None): return _LATE.api.argmax(self, axis)
+    def reshape(self, *shape): return _LATE.api.reshape(self, shape[0] if len(shape) == 1 else shape)
+    def transpose(self, *axes):
+        return _LATE.api.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+    def astype(self, dtype): return _LATE.api.astype(self, dtype)
+    def exp(self): return _LATE.api.exp(self)
+    def log(self): return _LATE.api.log(self)
+    def tanh(self): return _LATE.api.tanh(self)
 
     @property
-    def T(self): return _api.transpose(self)
+    def T(self): return _LATE.api.transpose(self)
 
 
 class Tensor(TensorBase):
     """An eager tensor: a NumPy array of a supported dtype; ops on it run immediately."""
 
     __slots__ = ("array", "type", "requires_grad", "grad", "_node", "_index")
+    array: np.ndarray
     is_state = False  # True for parameters and buffers (frontend/state.py)
 
     def __init__(self, data: object, dtype: object = None, requires_grad: bool = False):
@@ -138,9 +161,7 @@ class Tensor(TensorBase):
         `gradient` is required when self is not a scalar (the cotangent of self). As in
         PyTorch, the recorded graph is released afterwards unless `retain_graph`.
         """
-        from xlalite.frontend.autograd import backward
-
-        backward(self, gradient, retain_graph)
+        _LATE.autograd.backward(self, gradient, retain_graph)
 
     def detach(self) -> Tensor:
         """The same data, cut from the recorded computation."""
@@ -185,7 +206,7 @@ class Trace:
         self.state_now: dict[int, Value] = {}  # id -> current value in this trace
         self.written: dict[int, Tensor] = {}  # id -> state tensor assigned in this trace
         self.grads: dict[int, Tracer] = {}  # id -> gradient computed by backward() here
-        self.saved_grads: dict[int, tuple[Tensor, object]] = {}  # .grad before the trace
+        self.saved_grads: dict[int, tuple[Tensor, Tensor | None]] = {}  # .grad before the trace
         self.modules: dict[int, tuple[object, bool]] = {}  # modules called, training flag
 
     def read_state(self, x: Tensor) -> Value:
@@ -240,7 +261,7 @@ class Tracer(TensorBase):
     def type(self) -> TensorType:  # type: ignore[override]
         return self.value.type
 
-    def _concrete(self, what: str):
+    def _concrete(self, what: str) -> NoReturn:
         raise TracerError(
             f"cannot use a traced tensor ({self.type}) as {what} inside a jit-compiled function: "
             "its value is not known while tracing.",
@@ -268,15 +289,13 @@ class Tracer(TensorBase):
     def backward(self, gradient: object = None, retain_graph: bool = False) -> None:
         """Inside a traced step: differentiate this scalar with respect to every parameter
         read so far, inline the gradient program, and make it the parameters' ``.grad``."""
-        from xlalite.frontend.autograd import traced_backward
-
-        traced_backward(self, gradient)
+        _LATE.autograd.traced_backward(self, gradient)
 
     def __repr__(self) -> str:
         return f"Tracer({self.type})"
 
 
-def _to_dtype(dtype: object) -> DType:
+def _to_dtype(dtype: Any) -> DType:
     if isinstance(dtype, DType):
         return dtype
     if isinstance(dtype, str):
@@ -301,7 +320,7 @@ class Node:
 
     def __init__(self, op: tuple[str, dict] | Op, inputs: Sequence[TensorBase]):
         self.op = op
-        self.inputs = list(inputs)
+        self.inputs: list[Any] = list(inputs)  # Tensors: only eager ops are recorded
         self.freed = False  # set by backward() unless retain_graph=True
 
 
@@ -367,5 +386,3 @@ def bind(name: str, operands: Sequence[TensorBase], **attrs: object) -> TensorBa
     record((name, norm), operands, [result])
     return result
 
-
-from xlalite.frontend import numpy_api as _api  # noqa: E402  (circular: the API builds on bind)

@@ -12,9 +12,12 @@ import inspect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from xlalite.backends.base import Backend
+from xlalite.compiler import compile_cached
 from xlalite.frontend.numpy_api import asarray
 from xlalite.frontend.pytree import TreeDef, flatten, unflatten
 from xlalite.frontend.tensor import (
@@ -95,7 +98,9 @@ def trace(fn: Callable, args: Sequence[object], statics: frozenset[int] = frozen
     """Trace `fn(*args)`; arguments in `statics` are passed through as Python values."""
     names_in = param_names(fn) if param_names_ is None else list(param_names_)
     module = Module()
-    types, names, in_trees = [], [], []
+    types: list[TensorType] = []
+    names: list[str] = []
+    in_trees: list[TreeDef | None] = []
     for i, arg in enumerate(args):
         pname = names_in[i] if i < len(names_in) else f"arg{i}"
         if i in statics:
@@ -141,14 +146,14 @@ def inline_function(func: Function, inputs: Sequence[TensorBase], trace_: Trace)
     return [Tracer(mapping[v], trace_) for v in func.outputs]
 
 
-def call_function(func: Function, inputs: Sequence[object], backend: str = "interpreter") -> list:
+def call_function(func: Function, inputs: Sequence[Any],
+                  backend: str | Backend = "interpreter") -> list:
     """Run `func` on front-end values: staged into the innermost trace when one is active or an
-    input is a tracer, otherwise compiled and executed (returning NumPy arrays)."""
+    input is a tracer, otherwise compiled through the one compile path (with the target's
+    pipeline, remembered by the program's text, so the same program compiles once) and
+    executed, returning NumPy arrays."""
     tr = active_trace(inputs)
     if tr is not None:
         return inline_function(func, [asarray(x) for x in inputs], tr)
-    from xlalite.backends.base import get_backend
-
-    module = Module([func])
-    executable = get_backend(backend).compile(verify(module))
+    executable = compile_cached(Module([func]), backend)
     return list(executable(*[leaf_array(x, "input") for x in inputs]))

@@ -8,8 +8,10 @@ op accepts for one attribute and normalizes them (lists become tuples, ints beco
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -184,8 +186,6 @@ class DenseAttr(AttrKind):
 
 
 def _show(value: object) -> str:
-    from xlalite.ir.printer import format_attr
-
     try:
         return format_attr(value)
     except TypeError:
@@ -202,3 +202,42 @@ def float_repr(x: float, dtype: DType = DType.F64) -> str:
     if "e" not in text and "." not in text:
         text += ".0"
     return text
+
+
+def format_attr(value: object) -> str:
+    """Text of one attribute value; raises TypeError for values the IR cannot hold."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return float_repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, DType):
+        return value.value
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(format_attr(v) for v in value) + "]"
+    if isinstance(value, DenseElements):
+        return f"dense<{_format_dense(value)}> : {value.type}"
+    raise TypeError(f"cannot print attribute value {value!r} of type {type(value).__name__}")
+
+
+def _format_scalar(x: Any, dtype: DType) -> str:
+    if dtype is DType.BOOL:
+        return "true" if bool(x) else "false"
+    if dtype.is_int:
+        return str(int(x))
+    return float_repr(float(x), dtype)
+
+
+def _format_dense(d: DenseElements) -> str:
+    if d.is_splat:
+        return _format_scalar(d.array.reshape(-1)[0], d.type.dtype)
+
+    def nest(a: np.ndarray) -> str:
+        if a.ndim == 0:
+            return _format_scalar(a[()], d.type.dtype)
+        return "[" + ", ".join(nest(s) for s in a) + "]"
+
+    return nest(d.array)

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from xlalite.ir.core import RETURN, Block, Function, Module, Op, Region, Value
 from xlalite.ir.diagnostics import Location
+from xlalite.ir.dialect import OPS
 from xlalite.ir.types import TensorType
 
 
@@ -37,9 +38,7 @@ class Builder:
     def create(self, name: str, operands: Sequence[Value], attrs: Mapping[str, object] | None = None,
                result_types: Sequence[TensorType] | None = None, regions: Sequence[Region] = (),
                loc: Location | None = None) -> Op:
-        from xlalite.ops.registry import get_op
-
-        opdef = get_op(name)
+        opdef = OPS.get(name)
         norm = opdef.normalize_attrs(attrs or {})
         if result_types is None:
             result_types = opdef.infer_types([v.type for v in operands], norm)

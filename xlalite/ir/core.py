@@ -13,25 +13,15 @@ explicit :class:`Module`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from xlalite.ir.diagnostics import Location
+from xlalite.ir.dialect import OPS
+from xlalite.ir.names import RETURN, TERMINATORS, YIELD, is_discardable  # noqa: F401
 from xlalite.ir.types import TensorType
 
 if TYPE_CHECKING:
     from xlalite.ops.registry import OpDef
-
-#: Name of the function terminator (printed as ``return %a, %b``).
-RETURN = "return"
-#: Terminator of blocks inside op regions (e.g. the body of ``xl.fusion``).
-YIELD = "xl.yield"
-TERMINATORS = frozenset({RETURN, YIELD})
-
-
-def is_discardable(attr_name: str) -> bool:
-    """Namespaced attributes (``mem.offset``) annotate ops for later passes and backends; the
-    op declaration does not list them (like MLIR's discardable attributes)."""
-    return "." in attr_name
 
 
 class Value:
@@ -87,13 +77,13 @@ class Op:
         name: str,
         operands: Sequence[Value],
         result_types: Sequence[TensorType],
-        attributes: Mapping[str, object] | None = None,
+        attributes: Mapping[str, Any] | None = None,
         regions: Sequence[Region] = (),
         loc: Location | None = None,
     ):
         self.name = name
         self._operands: list[Value] = []
-        self.attributes: dict[str, object] = dict(attributes or {})
+        self.attributes: dict[str, Any] = dict(attributes or {})
         self.results = [Value(t, self, i) for i, t in enumerate(result_types)]
         self.regions: list[Region] = []
         self.parent: Block | None = None
@@ -135,9 +125,8 @@ class Op:
 
     @property
     def opdef(self) -> OpDef:
-        from xlalite.ops.registry import get_op
-
-        return get_op(self.name)
+        """This op's declaration, from the op table the ops layer registers into."""
+        return OPS.get(self.name)  # type: ignore[return-value]
 
     def add_region(self, region: Region) -> None:
         region.parent = self
@@ -234,7 +223,7 @@ class Function:
         self.body.parent = self
         self.result_types = list(result_types)
         self.loc = loc
-        self.attributes: dict[str, object] = {}
+        self.attributes: dict[str, Any] = {}
 
     @property
     def args(self) -> list[Value]:

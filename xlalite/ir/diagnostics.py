@@ -9,7 +9,7 @@ A diagnostic renders as::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,10 @@ class Diagnostic:
     message: str
     severity: str = "error"
     notes: tuple[str, ...] = field(default=())
+
+    def prefixed(self, prefix: str) -> Diagnostic:
+        """The same diagnostic with `prefix` before its message."""
+        return replace(self, message=prefix + self.message)
 
     def render(self) -> str:
         lines = [f"{self.loc}: {self.severity}: {self.message}"]

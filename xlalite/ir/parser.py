@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 from importlib import resources
+from typing import Any
 
 import lark
 import numpy as np
@@ -19,7 +20,11 @@ from lark import Lark, Token, Tree
 from xlalite.ir.attributes import AttrError, DenseElements
 from xlalite.ir.core import RETURN, Block, Function, Module, Op, Region, Value
 from xlalite.ir.diagnostics import Diagnostic, Location, XirError
+from xlalite.ir.dialect import OPS
 from xlalite.ir.types import DType, TensorType
+
+#: a lark Tree or Token: lark's children are untyped, the grammar says which each one is
+Node = Any
 
 _FRIENDLY = {
     "VALUE_ID": "a value like %x",
@@ -76,16 +81,16 @@ class _Walker:
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else None
         return Location(self.filename, line + self.line_offset, col, text)
 
-    def loc_of(self, item: Token | Tree) -> Location:
+    def loc_of(self, item: Node) -> Location:
         if isinstance(item, Token):
             return self.loc(item.line or 0, item.column or 0)
         return self.loc(item.meta.line, item.meta.column)
 
-    def error(self, item: Token | Tree, message: str) -> XirError:
+    def error(self, item: Node, message: str) -> XirError:
         return XirError(Diagnostic(self.loc_of(item), message))
 
     # --- names -----------------------------------------------------------------------
-    def define(self, tok: Token, value: Value) -> None:
+    def define(self, tok: Node, value: Value) -> None:
         name = str(tok)
         for scope in self.scopes:
             if name in scope:
@@ -93,14 +98,14 @@ class _Walker:
         self.scopes[-1][name] = value
         value.name_hint = name[1:]
 
-    def lookup(self, tok: Token) -> Value:
+    def lookup(self, tok: Node) -> Value:
         for scope in reversed(self.scopes):
             if str(tok) in scope:
                 return scope[str(tok)]
         raise self.error(tok, f"use of undefined value '{tok}'")
 
     # --- types -----------------------------------------------------------------------
-    def tensor_type(self, tree: Tree) -> TensorType:
+    def tensor_type(self, tree: Node) -> TensorType:
         name, *dims = tree.children
         try:
             dtype = DType.parse(str(name))
@@ -111,14 +116,14 @@ class _Walker:
                 raise self.error(d, f"dimension must be non-negative, got {d}")
         return TensorType(tuple(int(d) for d in dims), dtype)
 
-    def result_types(self, tree: Tree) -> list[TensorType]:
+    def result_types(self, tree: Node) -> list[TensorType]:
         return [self.tensor_type(t) for t in tree.children]
 
     # --- structure -------------------------------------------------------------------
-    def module(self, tree: Tree) -> Module:
+    def module(self, tree: Node) -> Module:
         return Module([self.func(f) for f in tree.children])
 
-    def func(self, tree: Tree) -> Function:
+    def func(self, tree: Node) -> Function:
         sym = tree.children[0]
         args = [c for c in tree.children if isinstance(c, Tree) and c.data == "arg"]
         results = next(c for c in tree.children if isinstance(c, Tree) and c.data == "result_types")
@@ -140,13 +145,13 @@ class _Walker:
         self.scopes.pop()
         return func
 
-    def op(self, tree: Tree) -> Op:
-        result_names: list[Token] = []
-        operand_toks: list[Token] = []
+    def op(self, tree: Node) -> Op:
+        result_names: list[Node] = []
+        operand_toks: list[Node] = []
         regions: list[Region] = []
         attrs: dict[str, object] = {}
-        name_tok: Token | None = None
-        op_type: Tree | None = None
+        name_tok: Node | None = None
+        op_type: Node | None = None
         for c in tree.children:
             if isinstance(c, Token) and c.type == "STRING":
                 name_tok = c
@@ -180,7 +185,7 @@ class _Walker:
             self.define(tok, value)
         return op
 
-    def region(self, tree: Tree) -> Region:
+    def region(self, tree: Node) -> Region:
         region = Region()
         for b in tree.children:
             args = [a for a in b.children if isinstance(a, Tree)]
@@ -196,7 +201,7 @@ class _Walker:
             region.append(block)
         return region
 
-    def string(self, tok: Token) -> str:
+    def string(self, tok: Node) -> str:
         """Decode a quoted string (JSON escapes); a bad escape is reported at the token."""
         try:
             return json.loads(tok, strict=False)
@@ -204,7 +209,7 @@ class _Walker:
             raise self.error(tok, f"malformed string literal: {e.msg}") from None
 
     # --- attributes --------------------------------------------------------------------
-    def attr_dict(self, tree: Tree) -> dict[str, object]:
+    def attr_dict(self, tree: Node) -> dict[str, object]:
         out: dict[str, object] = {}
         for entry in tree.children:
             key, value = entry.children
@@ -213,7 +218,7 @@ class _Walker:
             out[str(key)] = self.attr_value(value)
         return out
 
-    def attr_value(self, item: Tree | Token) -> object:
+    def attr_value(self, item: Node) -> object:
         kind = item.data
         if kind == "int_attr":
             return int(item.children[0])
@@ -235,7 +240,7 @@ class _Walker:
                              "number, a string, a list, true/false, an element type or "
                              "dense<...>") from None
 
-    def dense(self, tree: Tree) -> DenseElements:
+    def dense(self, tree: Node) -> DenseElements:
         _, body, type_tree = tree.children
         t = self.tensor_type(type_tree)
         data = self.attr_value(body)
@@ -263,10 +268,8 @@ def _leaves(data: object):
 
 def _with_defaults(name: str, attrs: dict[str, object]) -> dict[str, object]:
     """Canonical attributes for registered ops; anything invalid is left for the verifier."""
-    from xlalite.ops.registry import get_op
-
     try:
-        return get_op(name).normalize_attrs(attrs)
+        return OPS.get(name).normalize_attrs(attrs)
     except (KeyError, AttrError):
         return attrs
 
@@ -281,7 +284,7 @@ def parse_module(text: str, filename: str = "<string>", line_offset: int = 0) ->
         tree = _lark().parse(text)
     except lark.exceptions.UnexpectedCharacters as e:
         raise XirError(Diagnostic(walker.loc(e.line, e.column),
-                                  f"unexpected character {text[e.pos_in_stream]!r}"
+                                  f"unexpected character {text[e.pos_in_stream or 0]!r}"
                                   + (f"; {_expected_text(e.allowed)}" if e.allowed else ""))) from None
     except lark.exceptions.UnexpectedToken as e:
         tok = e.token

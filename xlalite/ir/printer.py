@@ -9,14 +9,15 @@ numbered ``%0, %1, ...`` in order of definition. Printing is deterministic, so
 
 from __future__ import annotations
 
-import json
 import re
+from typing import TYPE_CHECKING
 
-import numpy as np
+from xlalite.ir.attributes import format_attr
+from xlalite.ir.names import RETURN
+from xlalite.ir.types import TensorType
 
-from xlalite.ir.attributes import DenseElements, float_repr
-from xlalite.ir.core import RETURN, Block, Function, Module, Op, Value
-from xlalite.ir.types import DType, TensorType
+if TYPE_CHECKING:
+    from xlalite.ir.core import Block, Function, Module, Op, Value
 
 _IDENT = re.compile(r"^[A-Za-z_][\w.$-]*$")
 
@@ -25,45 +26,6 @@ def format_result_types(types: list[TensorType]) -> str:
     if len(types) == 1:
         return str(types[0])
     return "(" + ", ".join(str(t) for t in types) + ")"
-
-
-def format_attr(value: object) -> str:
-    """Text of one attribute value; raises TypeError for values the IR cannot hold."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return float_repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, DType):
-        return value.value
-    if isinstance(value, (tuple, list)):
-        return "[" + ", ".join(format_attr(v) for v in value) + "]"
-    if isinstance(value, DenseElements):
-        return f"dense<{_format_dense(value)}> : {value.type}"
-    raise TypeError(f"cannot print attribute value {value!r} of type {type(value).__name__}")
-
-
-def _format_scalar(x: object, dtype: DType) -> str:
-    if dtype is DType.BOOL:
-        return "true" if bool(x) else "false"
-    if dtype.is_int:
-        return str(int(x))
-    return float_repr(float(x), dtype)
-
-
-def _format_dense(d: DenseElements) -> str:
-    if d.is_splat:
-        return _format_scalar(d.array.reshape(-1)[0], d.type.dtype)
-
-    def nest(a: np.ndarray) -> str:
-        if a.ndim == 0:
-            return _format_scalar(a[()], d.type.dtype)
-        return "[" + ", ".join(nest(s) for s in a) + "]"
-
-    return nest(d.array)
 
 
 class Namer:

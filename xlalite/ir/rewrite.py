@@ -60,7 +60,7 @@ def constant_of(v: Value) -> DenseElements | None:
     """The literal of `v` if an ``xl.constant`` defines it."""
     op = v.defining_op
     if op is not None and op.name == "xl.constant":
-        return op.attributes["value"]  # type: ignore[return-value]
+        return op.attributes["value"]
     return None
 
 

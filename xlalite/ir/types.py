@@ -68,7 +68,7 @@ class DType(enum.Enum):
         return self.value
 
 
-_TO_NUMPY = {
+_TO_NUMPY: dict[DType, np.dtype] = {
     DType.F32: np.dtype(np.float32),
     DType.F64: np.dtype(np.float64),
     DType.I32: np.dtype(np.int32),

@@ -15,6 +15,7 @@ from __future__ import annotations
 from xlalite.ir.attributes import AttrError
 from xlalite.ir.core import RETURN, YIELD, Block, Function, Module, Op, Value, is_discardable
 from xlalite.ir.diagnostics import UNKNOWN, Diagnostic, Location, XirError
+from xlalite.ir.dialect import OPS, ShapeError
 
 
 def _diag(op_or_func: Op | Function, message: str) -> Diagnostic:
@@ -24,15 +25,12 @@ def _diag(op_or_func: Op | Function, message: str) -> Diagnostic:
 
 def verify_op(op: Op) -> list[Diagnostic]:
     """Registry-based checks of one op (not its operands' definitions)."""
-    from xlalite.ops.registry import ShapeError, get_op
-
     try:
-        opdef = get_op(op.name)
+        opdef = OPS.get(op.name)
     except KeyError as e:
         return [_diag(op, str(e.args[0]))]
-    custom = opdef.extra.get("verify")
-    if custom is not None:  # region ops: result types come from their bodies
-        return [_diag(op, msg) for msg in custom(op)]
+    if opdef.verify_regions is not None:  # region ops: result types come from their bodies
+        return [_diag(op, msg) for msg in opdef.verify_regions(op)]
     try:
         attrs = opdef.normalize_attrs(op.attributes)
         inferred = opdef.infer_types([v.type for v in op.operands], attrs)
@@ -44,7 +42,7 @@ def verify_op(op: Op) -> list[Diagnostic]:
         want = ", ".join(str(t) for t in inferred)
         return [_diag(op, f"'{op.name}' result type {shown} does not match {want} given by its "
                           "shape rule")]
-    if op.regions and not opdef.extra.get("regions"):
+    if op.regions and not opdef.takes_regions:
         return [_diag(op, f"'{op.name}' takes no regions")]
     return []
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-import xlalite as xl
+from xlalite.frontend import numpy_api as xl
 from xlalite.frontend.state import Buffer, Parameter
 from xlalite.frontend.tensor import bind, no_grad
 from xlalite.nn import functional as F

@@ -32,6 +32,10 @@ class Module:
 
     training: bool
 
+    _parameters: dict[str, Parameter]
+    _buffers: dict[str, Buffer]
+    _modules: dict[str, Module]
+
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_buffers", {})

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-import xlalite as xl
+from xlalite.frontend import numpy_api as xl
 from xlalite.frontend.state import Parameter
 from xlalite.nn import functional as F
 from xlalite.nn.layers import Dropout, LayerNorm, Linear, _uniform

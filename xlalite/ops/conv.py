@@ -16,7 +16,7 @@ import numpy as np
 
 from xlalite.ir.attributes import IntAttr, IntListAttr, IntListListAttr
 from xlalite.ir.types import FLOATS, NUMERIC, DType, TensorType
-from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, register
+from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, Trait, register
 from xlalite.ops.rules import require_dtype, require_len, require_pairs, windowed_dim
 
 #: attributes shared by all three ops, with the same meaning
@@ -49,8 +49,9 @@ def conv_output_hw(name: str, x: TensorType, w: TensorType, stride, padding, dil
             f"'{name}' with groups={groups}: input channels {c} and output channels {o} must "
             f"divide by groups and the weight must have {c // max(groups, 1)} input channels, got {cg}"
         )
-    return (windowed_dim(name, x.shape[2], w.shape[2], stride[0], *padding[0], dilation[0]),
-            windowed_dim(name, x.shape[3], w.shape[3], stride[1], *padding[1], dilation[1]))
+    (lo_h, hi_h), (lo_w, hi_w) = padding
+    return (windowed_dim(name, x.shape[2], w.shape[2], stride[0], lo_h, hi_h, dilation[0]),
+            windowed_dim(name, x.shape[3], w.shape[3], stride[1], lo_w, hi_w, dilation[1]))
 
 
 def _same_dtype(name: str, a: TensorType, b: TensorType, allowed) -> None:
@@ -115,10 +116,13 @@ def _vjp_conv2d(e, op, g):
             e.op("xl.conv2d_grad_weight", x, g, kernel_size=w.type.shape[2:], **a)]
 
 
+CONVOLUTION = frozenset({Trait.CONVOLUTION})
+
 CONV2D = register(OpDef(
     _CONV,
     "2-D convolution (cross-correlation) of input N,C,H,W with weight O,C/groups,KH,KW.",
-    ("x", "w"), _conv_infer, _conv_reference, FusionKind.MATMUL, attrs=CONV_ATTRS,
+    ("x", "w"), _conv_infer, _conv_reference, FusionKind.MATMUL,
+    traits=CONVOLUTION, attrs=CONV_ATTRS,
     example=lambda: ([TensorType((2, 4, 5, 5), DType.F32), TensorType((6, 2, 3, 3), DType.F32)],
                      {"stride": (2, 1), "padding": ((1, 1), (0, 1)), "dilation": (1, 1), "groups": 2}),
     vjp=_vjp_conv2d,
@@ -167,6 +171,7 @@ CONV2D_GRAD_INPUT = register(OpDef(
     "Transposed convolution: the gradient of conv2d with respect to its input, from the output "
     "gradient N,O,OH,OW and the weight; `input_size` is the input's H,W.",
     ("g", "w"), _grad_input_infer, _grad_input_reference, FusionKind.MATMUL,
+    traits=CONVOLUTION,
     attrs=(AttrSpec("input_size", IntListAttr(2), doc="H, W of the convolution's input"),
            *CONV_ATTRS),
     example=lambda: ([TensorType((2, 6, 3, 4), DType.F32), TensorType((6, 2, 3, 3), DType.F32)],
@@ -219,6 +224,7 @@ CONV2D_GRAD_WEIGHT = register(OpDef(
     "The gradient of conv2d with respect to its weight, from the input N,C,H,W and the output "
     "gradient N,O,OH,OW; `kernel_size` is the weight's KH,KW.",
     ("x", "g"), _grad_weight_infer, _grad_weight_reference, FusionKind.MATMUL,
+    traits=CONVOLUTION,
     attrs=(AttrSpec("kernel_size", IntListAttr(2), doc="KH, KW of the weight"), *CONV_ATTRS),
     example=lambda: ([TensorType((2, 4, 5, 5), DType.F32), TensorType((2, 6, 3, 4), DType.F32)],
                      {"kernel_size": (3, 3), "stride": (2, 1), "padding": ((1, 1), (0, 1)),

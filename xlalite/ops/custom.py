@@ -61,7 +61,7 @@ def _inline(op: Op, block_index: int, inputs: Sequence[Value], insert: Callable[
     mapping = dict(zip(block.args, inputs, strict=True))
     for inner in block.ops[:-1]:
         insert(clone_op(inner, mapping))
-    return [mapping[v] for v in block.terminator.operands]
+    return [mapping[v] for v in block.ops[-1].operands]
 
 
 def _vjp(e, op, cts):
@@ -105,5 +105,5 @@ CUSTOM_VJP = register(OpDef(
     attrs=(AttrSpec("num_outputs", IntAttr()), AttrSpec("name", StrAttr(), default="")),
     example=lambda: ([TensorType((4,), DType.F32)], {"num_outputs": 1, "name": "exp"}),
     vjp=_vjp, patterns=(_inline_forward,),
-    extra={"regions": True, "verify": _verify, "interpret": _interpret, "build": _build_example},
+    verify_regions=_verify, interpret=_interpret, build_example=_build_example,
 ))

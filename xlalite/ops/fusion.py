@@ -94,6 +94,6 @@ FUSION = register(OpDef(
     ("inputs",), _infer, None, FusionKind.OPAQUE, variadic=True,
     attrs=(AttrSpec("kind", EnumAttr(*FUSION_KINDS), doc="loop, reduction or matmul"),),
     example=lambda: ([_T, _T], {"kind": "loop"}),
-    extra={"regions": True, "verify": _verify, "interpret": _interpret, "build": _build_example},
+    verify_regions=_verify, interpret=_interpret, build_example=_build_example,
     vjp=_vjp_fusion,
 ))

@@ -9,7 +9,7 @@ import numpy as np
 from xlalite.ir.attributes import IntListAttr, IntListListAttr
 from xlalite.ir.types import FLOATS, NUMERIC, DType, TensorType
 from xlalite.ops.reduce import identity
-from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, register
+from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, Trait, register
 from xlalite.ops.rules import require_dtype, require_len, require_pairs, windowed_dim
 
 
@@ -25,7 +25,7 @@ def window_infer(name: str, x: TensorType, window, strides, padding) -> TensorTy
 
 def _window_reference(kind: str, x: np.ndarray, window, strides, padding) -> np.ndarray:
     shape = window_infer("xl.reduce_window", TensorType.of(x), window, strides, padding).shape
-    fill = identity("max", x.dtype) if kind == "max" else x.dtype.type(0)
+    fill: np.generic = identity("max", x.dtype) if kind == "max" else x.dtype.type(0)
     xp = np.pad(x, [tuple(p) for p in padding], constant_values=fill)
     out = np.full(shape, fill, dtype=x.dtype)
     for offset in np.ndindex(*window):
@@ -85,7 +85,7 @@ def _window_op(kind: str, dtypes: frozenset[DType], doc: str) -> OpDef:
         return _window_reference(kind, x, window, strides, padding)
 
     return register(OpDef(
-        name, doc, ("x",), infer, reference, FusionKind.REDUCTION,
+        name, doc, ("x",), infer, reference, FusionKind.REDUCTION, traits=frozenset({Trait.WINDOW}),
         attrs=(AttrSpec("window", IntListAttr(), doc="window extent per dim"),
                AttrSpec("strides", IntListAttr(), doc="step per dim"),
                AttrSpec("padding", IntListListAttr(), doc="[low, high] per dim")),
@@ -159,6 +159,7 @@ REDUCE_WINDOW_MAX_GRAD = register(OpDef(
     "The gradient of max pooling: each element of g (shaped like the pooled result) is added "
     "at the first in-bounds position of its window that holds the window's maximum.",
     ("x", "g"), _max_grad_infer, _max_grad_reference, FusionKind.OPAQUE, attrs=_WINDOW_ATTRS,
+    traits=frozenset({Trait.WINDOW}),
     example=lambda: ([TensorType((1, 2, 4, 5), DType.F32), TensorType((1, 2, 3, 3), DType.F32)],
                      {"window": (1, 1, 2, 2), "strides": (1, 1, 1, 2),
                       "padding": ((0, 0), (0, 0), (0, 0), (0, 1))}),

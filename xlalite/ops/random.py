@@ -55,8 +55,8 @@ def _reference(key: np.ndarray, shape, dtype: DType, distribution: str) -> np.nd
         out = uniform(random_bits(int(key), n), dtype.numpy)
     else:  # Box-Muller on word pairs (2k, 2k+1), computed in f64 then rounded
         bits = random_bits(int(key), 2 * n).reshape(n, 2)
-        u1 = 1.0 - uniform(bits[:, 0], np.float64)  # in (0, 1]: log is finite
-        u2 = uniform(bits[:, 1], np.float64)
+        u1 = 1.0 - uniform(bits[:, 0], np.dtype(np.float64))  # in (0, 1]: log is finite
+        u2 = uniform(bits[:, 1], np.dtype(np.float64))
         out = (np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)).astype(dtype.numpy)
     return out.reshape(shape)
 

@@ -9,13 +9,13 @@ import numpy as np
 from xlalite.ir.attributes import IntAttr, IntListAttr
 from xlalite.ir.types import NUMERIC, DType, TensorType
 from xlalite.ops import patterns as P
-from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, register
+from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, Trait, register
 from xlalite.ops.rules import require_axes, require_axis, require_dtype
 
 _T = TensorType((2, 3), DType.F32)
 
 
-def identity(kind: str, dtype: np.dtype) -> object:
+def identity(kind: str, dtype: np.dtype) -> np.generic:
     """The identity element of a reduction (what an empty reduction returns)."""
     if kind == "sum":
         return dtype.type(0)
@@ -87,7 +87,8 @@ def reduction(name: str, kind: str, fn: Callable[..., np.ndarray], doc: str) -> 
     return register(OpDef(name, doc, ("x",), infer, reference, FusionKind.REDUCTION,
                           attrs=(AttrSpec("axes", IntListAttr(), doc="axes to reduce"),),
                           example=lambda: ([_T], {"axes": (1,)}),
-                          patterns=(P.empty_reduction,), vjp=_REDUCTION_VJPS[kind]))
+                          patterns=(P.empty_reduction,), vjp=_REDUCTION_VJPS[kind],
+                          traits=frozenset({Trait.REDUCTION})))
 
 
 REDUCE_SUM = reduction("xl.reduce_sum", "sum", np.sum, "Sum over `axes`.")

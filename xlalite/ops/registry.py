@@ -10,20 +10,21 @@ register their ops at import time; the registry holds definitions, never IR.
 
 from __future__ import annotations
 
-import difflib
 import enum
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from xlalite.ir.attributes import AttrError, AttrKind
-from xlalite.ir.core import is_discardable
+from xlalite.ir.core import Block, Op, Value, is_discardable
+from xlalite.ir.dialect import OPS, ShapeError, suggest
 from xlalite.ir.types import TensorType
 
-
-class ShapeError(ValueError):
-    """Operands or attributes violate an op's shape/dtype rule; the message says which."""
+if TYPE_CHECKING:
+    from xlalite.ir.builder import Builder
+    from xlalite.ops.emit import Emitter
 
 
 class FusionKind(enum.IntEnum):
@@ -35,6 +36,15 @@ class FusionKind(enum.IntEnum):
     REDUCTION = 3  # an output element reads many input elements along some axes
     MATMUL = 4  # matmul-like: fuses an elementwise epilogue only
     OPAQUE = 5  # never fused
+
+
+class Trait(enum.Enum):
+    """Facts about an op that passes and backends dispatch on, declared with the op instead of
+    kept as name sets in each client."""
+
+    REDUCTION = "reduction"  # reduces operand 0 over `axes` with an associative combiner
+    CONVOLUTION = "convolution"  # the conv2d family: a product with windowed operands
+    WINDOW = "window"  # reduce_window family: each output reads one window of the input
 
 
 _REQUIRED = object()
@@ -59,6 +69,19 @@ InferFn = Callable[..., TensorType | tuple[TensorType, ...]]
 ReferenceFn = Callable[..., np.ndarray | tuple[np.ndarray, ...]]
 #: An example instance: operand types and attributes of a valid op (tests, docs).
 Example = tuple[Sequence[TensorType], Mapping[str, object]]
+#: The cotangent a VJP rule receives: one Value, or a list for ops with several results.
+Cotangent = Any
+#: ``vjp(emitter, op, cotangent)``: one gradient per operand (None: not differentiable there).
+VjpRule = Callable[["Emitter", Op, Cotangent], Sequence[Value | None]]
+#: A canonicalization rewrite: ``pattern(op, rewriter)`` returns whether it changed the IR.
+Pattern = Callable[[Op, Any], bool]
+#: Checks of a region op that replace the shape rule: a message per problem.
+RegionVerifier = Callable[[Op], list[str]]
+#: How the interpreter runs a region op: ``interpret(op, inputs, run_block)``.
+RunBlock = Callable[[Block, Sequence[np.ndarray]], list[np.ndarray]]
+Interpreter = Callable[[Op, Sequence[np.ndarray], RunBlock], tuple[np.ndarray, ...]]
+#: Builds an example instance of a region op: ``build(builder, args, attrs) -> Op``.
+ExampleBuilder = Callable[["Builder", Sequence[Value], Mapping[str, object]], Op]
 
 
 @dataclass(frozen=True)
@@ -70,20 +93,31 @@ class OpDef:
     doc: str
     operands: tuple[str, ...]
     infer: InferFn
-    reference: ReferenceFn | None  # None only for region ops run by extra["interpret"]
+    reference: ReferenceFn | None  # None only for region ops, run by `interpret`
     fusion: FusionKind
     example: Callable[[], Example]
     attrs: tuple[AttrSpec, ...] = ()
     variadic: bool = False  # the last operand name stands for one or more operands
-    vjp: Callable | None = None
+    vjp: VjpRule | None = None
     differentiable: bool = True  # False: gradients through this op are zero / undefined
     pure: bool = True  # False: never removed or merged by DCE/CSE
-    patterns: tuple[Callable, ...] = ()  # canonicalization rewrites: (op, rewriter) -> bool
-    extra: Mapping[str, object] = field(default_factory=dict)
+    patterns: tuple[Pattern, ...] = ()  # canonicalization rewrites
+    traits: frozenset[Trait] = frozenset()
+    # region ops (their result types come from their bodies, not from `infer`):
+    verify_regions: RegionVerifier | None = None
+    interpret: Interpreter | None = None
+    build_example: ExampleBuilder | None = None
 
     @property
     def attr_specs(self) -> dict[str, AttrSpec]:
         return {a.name: a for a in self.attrs}
+
+    @property
+    def takes_regions(self) -> bool:
+        return self.verify_regions is not None
+
+    def has(self, trait: Trait) -> bool:
+        return trait in self.traits
 
     def check_operand_count(self, n: int) -> None:
         fixed = len(self.operands) - (1 if self.variadic else 0)
@@ -98,7 +132,7 @@ class OpDef:
         specs = self.attr_specs
         for name in attrs:
             if name not in specs and not is_discardable(name):
-                hint = _suggest(name, specs)
+                hint = suggest(name, specs)
                 valid = ", ".join(specs) or "none"
                 raise AttrError(f"'{self.name}' has no attribute '{name}'{hint} (valid: {valid})")
         out: dict[str, object] = {}
@@ -146,42 +180,32 @@ class OpDef:
         return tuple(checked)
 
 
-_REGISTRY: dict[str, OpDef] = {}
-
-
 def register(opdef: OpDef) -> OpDef:
-    """Add an op declaration; names are unique."""
-    if opdef.name in _REGISTRY:
-        raise ValueError(f"op '{opdef.name}' is already registered")
-    _REGISTRY[opdef.name] = opdef
+    """Add an op declaration to the IR's op table; names are unique."""
+    OPS.register(opdef)
     return opdef
 
 
 def get_op(name: str) -> OpDef:
     """Look up an op by name; the KeyError message suggests close names."""
-    _load_families()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown op '{name}'{_suggest(name, _REGISTRY)}") from None
+    return OPS.get(name)  # type: ignore[return-value]
 
 
 def find_op(name: str) -> OpDef | None:
     """The declaration of `name`, or None for unregistered ops (which passes leave alone)."""
-    _load_families()
-    return _REGISTRY.get(name)
+    return OPS.find(name)  # type: ignore[return-value]
+
+
+def has_trait(op: Op, trait: Trait) -> bool:
+    """Whether `op` is a registered op declaring `trait` (unregistered ops declare none)."""
+    opdef = find_op(op.name)
+    return opdef is not None and trait in opdef.traits
 
 
 def all_ops() -> list[OpDef]:
     """Every registered op, sorted by name."""
-    _load_families()
-    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+    return [get_op(name) for name in OPS.names()]
 
 
-def _suggest(name: str, options: Mapping[str, object] | Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(options), n=3, cutoff=0.75)
-    return "; did you mean " + " or ".join(f"'{c}'" for c in close) + "?" if close else ""
-
-
-def _load_families() -> None:
-    import xlalite.ops  # noqa: F401  (importing the package registers every family)
+__all__ = ["AttrSpec", "FusionKind", "OpDef", "ShapeError", "Trait", "all_ops", "find_op",
+           "get_op", "has_trait", "register"]

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from xlalite.ir.attributes import IntAttr, IntListAttr
+from xlalite.ir.core import Op
 from xlalite.ir.types import DType, TensorType
 from xlalite.ops import merge_patterns as M
 from xlalite.ops import patterns as P
@@ -229,3 +230,11 @@ PAD = register(OpDef(
                      {"low": (1, 0), "high": (0, 2), "interior": (0, 1)}),
     vjp=_vjp_pad, patterns=(P.pad_nothing,),
 ))
+
+
+def is_unit_reshape(op: Op) -> bool:
+    """A reshape that only inserts or drops size-1 dims: a pure re-indexing, no data motion."""
+    if op.name != "xl.reshape":
+        return False
+    drop_ones = [d for d in op.operands[0].type.shape if d != 1]
+    return drop_ones == [d for d in op.results[0].type.shape if d != 1]

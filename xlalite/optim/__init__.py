@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-import xlalite as xl
+from xlalite.frontend import numpy_api as xl
 from xlalite.frontend.state import Buffer, Parameter
 from xlalite.frontend.tensor import no_grad
 

@@ -13,7 +13,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from xlalite.backends.base import get_backend
+from xlalite.backends.base import Backend, TargetError, describe_targets, get_backend
+from xlalite.compiler import emit_source, optimize
 from xlalite.ir.diagnostics import Diagnostic, Location, XirError
 from xlalite.ir.parser import parse_module
 from xlalite.ir.printer import print_module
@@ -37,6 +38,8 @@ examples:
   xlalite-opt model.xir -p dce --print-ir-after-all --time-passes --pass-stats
   xlalite-opt model.xir -t numba-cpu --emit source   generated kernels and driver
   xlalite-opt model.xir -t numba-cpu            the IR after numba-cpu's default pipeline
+  xlalite-opt model.xir -t "numba-cpu{exact-math=true parallel=false}" --emit source
+                                                a configured target (see --list-targets)
   xlalite-opt --clear-cache                     delete compiled kernels ($XLALITE_CACHE_DIR)
   xlalite-opt tests.xir --split-input-file      treat '// -----' separated chunks separately
   xlalite-opt bad.xir --split-input-file --verify-diagnostics
@@ -63,7 +66,9 @@ class Chunk:
 def split_input(text: str, split: bool) -> list[Chunk]:
     if not split:
         return [Chunk(text, 0)]
-    chunks, current, start = [], [], 0
+    chunks: list[Chunk] = []
+    current: list[str] = []
+    start = 0
     for i, line in enumerate(text.splitlines(keepends=True)):
         if SPLIT_MARKER.match(line.strip()):
             chunks.append(Chunk("".join(current), start))
@@ -93,8 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-ir-after-all", action="store_true", help="dump IR after each pass")
     p.add_argument("--print-ir-after", action="append", default=[], metavar="PASS",
                    help="dump IR after the named pass (repeatable)")
-    p.add_argument("-t", "--target", metavar="BACKEND",
-                   help="compile for a backend (e.g. numba-cpu) after its default pipeline")
+    p.add_argument("-t", "--target", metavar="TARGET",
+                   help='compile for a target, e.g. numba-cpu or "numba-cpu{fastmath=true}", '
+                        "after its default pipeline (or the one -p gives)")
+    p.add_argument("--list-targets", action="store_true",
+                   help="list targets with their options and defaults")
     p.add_argument("--emit", choices=("ir", "source"), default="ir",
                    help="with -t: print the final IR (default) or the generated source")
     p.add_argument("--clear-cache", action="store_true",
@@ -122,20 +130,25 @@ def process_chunk(chunk: Chunk, filename: str, args: argparse.Namespace) -> tupl
     """Parse, verify and transform one chunk; returns (IR text, report lines). Raises XirError."""
     module = verify(parse_module(chunk.text, filename, chunk.line_offset))
     reports: list[str] = []
-    backend = get_backend(args.target) if args.target else None
-    if backend is not None and not args.pass_pipeline:
-        args = argparse.Namespace(**{**vars(args), "pass_pipeline": backend.default_pipeline()})
-    if args.pass_pipeline:
-        inst = Instrumentation(verify_each=args.verify_each,
-                               print_ir_after_all=args.print_ir_after_all,
-                               print_ir_after=frozenset(args.print_ir_after), out=sys.stderr)
-        records = run_pipeline(module, parse_pipeline(args.pass_pipeline), inst)
-        if args.time_passes:
-            reports.append(format_timing(records))
-        if args.pass_stats:
-            reports.append(format_stats(records))
+    backend: Backend | None = get_backend(args.target) if args.target else None
+    inst = Instrumentation(verify_each=args.verify_each,
+                           print_ir_after_all=args.print_ir_after_all,
+                           print_ir_after=frozenset(args.print_ir_after), out=sys.stderr)
+    pipeline = args.pass_pipeline or None  # None with -t: the target's default pipeline
     if backend is not None and args.emit == "source":
-        return backend.emit_source(module), reports
+        records: list = []
+        source = emit_source(module, backend, pipeline, inst)
+    elif backend is not None:
+        records = optimize(module, backend, pipeline, inst)
+    else:
+        records = run_pipeline(module, parse_pipeline(args.pass_pipeline), inst) \
+            if args.pass_pipeline else []
+    if args.time_passes and records:
+        reports.append(format_timing(records))
+    if args.pass_stats and records:
+        reports.append(format_stats(records))
+    if backend is not None and args.emit == "source":
+        return source, reports
     return print_module(module), reports
 
 
@@ -176,14 +189,17 @@ def check_diagnostics(chunk: Chunk, filename: str, args: argparse.Namespace) -> 
 def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.clear_cache:
-        from xlalite.backends.numba_cpu.cache import clear_cache
+        from xlalite.backends.numba_common.cache import clear_cache
 
         print(f"removed {clear_cache()}")
+        return 0
+    if args.list_targets:
+        sys.stdout.write(describe_targets())
         return 0
     if args.target:
         try:
             get_backend(args.target)
-        except ValueError as e:
+        except TargetError as e:
             print(f"xlalite-opt: error: {e}", file=sys.stderr)
             return 1
     if args.list_passes:

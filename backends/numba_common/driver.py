@@ -1,8 +1,8 @@
-"""The driver a code-generating backend emits: plain Python that runs one function.
+"""The driver a Numba target emits: plain Python that runs one function.
 
-It binds the arguments, the constants and the planned buffers, and a backend adds one kernel
-call per top-level op. Buffers follow the memory plan (``mem.offset`` / ``mem.inplace`` from
-plan-memory): planned intermediates are views of the executable's arena, in-place results
+It binds the arguments, the constants and the planned buffers, and a target adds one kernel
+call per top-level op. Buffers follow the memory plan (plan-memory's ``arena_offset`` /
+``inplace_operand``): planned intermediates are views of the executable's arena, in-place results
 reuse their operand's buffer, the others are allocated per call, so function results never
 alias the arena. numba-cpu and numba-cuda share this; only what the lines call differs.
 """
@@ -16,7 +16,7 @@ import numpy as np
 from xlalite.backends.base import CodegenError
 from xlalite.ir.core import RETURN, Function, Op, Value
 from xlalite.ir.types import TensorType
-from xlalite.passes.plan_memory import is_view
+from xlalite.passes.plan_memory import arena_offset, inplace_operand, view_operand
 
 
 class DriverWriter:
@@ -63,16 +63,15 @@ class DriverWriter:
                 self.bind(r, f"c{len(self.consts)}", f"consts[{len(self.consts)}]")
                 self.consts.append(np.array(op.attributes["value"].array, copy=True))
                 continue
-            inplace = op.attributes.get("mem.inplace", (-1,))[0]
-            offset = op.attributes.get("mem.offset", (-1,))[0]
-            if inplace >= 0 and is_view(op, inplace):  # nothing to run
+            inplace, offset = inplace_operand(op), arena_offset(op)
+            if view_operand(op) is not None:  # nothing to run
                 shape = r.type.shape or ((1,) if self.scalars_as_vectors else ())
                 self.bind(r, f"r{self.fresh}", f"{self.names[op.operands[0]]}.reshape({shape})")
                 self.fresh += 1
                 continue
-            if inplace >= 0:
+            if inplace is not None:
                 self.names[r] = self.names[op.operands[inplace]]
-            elif offset >= 0:
+            elif offset is not None:
                 self.bind(r, f"v{len(self.views)}", f"views[{len(self.views)}]")
                 self.views.append((offset, r.type))
             else:

@@ -1,0 +1,103 @@
+"""Per-op scalar expressions for elementwise ops: the element table both Numba targets share.
+
+``SCALAR[name](args, op)`` returns Python/Numba source computing one element from the operand
+expressions `args`. Constants are written with their dtype (``np.float32(1.0)``) so f32 code
+stays f32. Adding an elementwise op adds one entry here; a target overrides only the entries
+it must (numba-cpu's vectorizable f32 approximations, numba-cuda's ``math`` calls), by
+passing its table to :func:`ScalarTable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from xlalite.ir.attributes import float_repr
+from xlalite.ir.core import Op
+from xlalite.ir.types import DType
+
+_NP = {DType.F32: "np.float32", DType.F64: "np.float64", DType.I32: "np.int32",
+       DType.I64: "np.int64", DType.BOOL: "np.bool_"}
+
+
+def literal(value: Any, dtype: DType) -> str:
+    """A typed scalar literal."""
+    if dtype is DType.BOOL:
+        return "True" if value else "False"
+    if dtype.is_int:
+        return f"{_NP[dtype]}({int(value)})"
+    text = float_repr(float(value))
+    if text in ("inf", "-inf", "nan"):
+        text = {"inf": "np.inf", "-inf": "-np.inf", "nan": "np.nan"}[text]
+    return f"{_NP[dtype]}({text})"
+
+
+def convert(expr: str, dtype: DType) -> str:
+    return f"({expr} != 0)" if dtype is DType.BOOL else f"{_NP[dtype]}({expr})"
+
+
+def _dtype(op: Op) -> DType:
+    return op.results[0].type.dtype
+
+
+def _one(op: Op) -> str:
+    return literal(1, _dtype(op))
+
+
+def _max(a: str, b: str, op: Op) -> str:
+    if _dtype(op).is_float:  # NaN propagates, as np.maximum
+        return f"({a} if ({a} > {b} or {a} != {a}) else {b})"
+    return f"({a} if {a} > {b} else {b})"
+
+
+def _min(a: str, b: str, op: Op) -> str:
+    if _dtype(op).is_float:
+        return f"({a} if ({a} < {b} or {a} != {a}) else {b})"
+    return f"({a} if {a} < {b} else {b})"
+
+
+_COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+Expr = Callable[[list[str], Op], str]
+
+SCALAR: dict[str, Expr] = {
+    "xl.neg": lambda a, op: f"(-{a[0]})",
+    "xl.exp": lambda a, op: f"np.exp({a[0]})",
+    "xl.log": lambda a, op: f"np.log({a[0]})",
+    "xl.tanh": lambda a, op: f"np.tanh({a[0]})",
+    "xl.logistic": lambda a, op: f"({_one(op)} / ({_one(op)} + np.exp(-{a[0]})))",
+    "xl.sqrt": lambda a, op: f"np.sqrt({a[0]})",
+    "xl.rsqrt": lambda a, op: f"({_one(op)} / np.sqrt({a[0]}))",
+    "xl.abs": lambda a, op: f"abs({a[0]})",
+    "xl.sign": lambda a, op: f"np.sign({a[0]})",
+    "xl.sin": lambda a, op: f"np.sin({a[0]})",
+    "xl.cos": lambda a, op: f"np.cos({a[0]})",
+    "xl.erf": lambda a, op: convert(f"math.erf({a[0]})", _dtype(op)),
+    "xl.add": lambda a, op: f"({a[0]} + {a[1]})",
+    "xl.sub": lambda a, op: f"({a[0]} - {a[1]})",
+    "xl.mul": lambda a, op: f"({a[0]} * {a[1]})",
+    "xl.div": lambda a, op: f"({a[0]} / {a[1]})",
+    "xl.pow": lambda a, op: f"({a[0]} ** {a[1]})",
+    "xl.max": lambda a, op: _max(a[0], a[1], op),
+    "xl.min": lambda a, op: _min(a[0], a[1], op),
+    "xl.compare": lambda a, op: f"({a[0]} {_COMPARE[op.attributes['direction']]} {a[1]})",
+    "xl.select": lambda a, op: f"({a[1]} if {a[0]} else {a[2]})",
+    "xl.cast": lambda a, op: convert(a[0], op.attributes["dtype"]),
+}
+
+
+class ScalarTable:
+    """A target's element expressions: the shared table with the target's overrides."""
+
+    def __init__(self, overrides: dict[str, Expr] | None = None) -> None:
+        self.table: dict[str, Expr] = {**SCALAR, **(overrides or {})}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.table
+
+    def __call__(self, op: Op, args: list[str]) -> str:
+        return self.table[op.name](args, op)
+
+
+#: The shared table as is (no overrides).
+PLAIN = ScalarTable()

@@ -1,0 +1,113 @@
+"""The Numba target base: what numba-cpu and numba-cuda share above their kernel tables.
+
+A top-level op (a fusion group or a single op) needs one of a few code shapes, decided from
+the ops' declarations (traits and fusion kinds), not from name lists: a convolution, a matrix
+product, a reduction, a loop (elementwise and broadcast ops, computed by ExprGen), or an op
+with a kernel of its own in the target's ``op_kernels`` table. ``supports`` is derived from
+the same facts and tables, and ``compile``/``emit_source`` are written once here.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Collection
+from typing import Any, ClassVar
+
+from xlalite.backends.base import Backend, CodegenError
+from xlalite.backends.numba_common.expr import group_of
+from xlalite.backends.numba_common.program import Program
+from xlalite.backends.numba_common.scalar import ScalarTable
+from xlalite.ir.core import RETURN, Function, Module, Op
+from xlalite.ir.verifier import verify
+from xlalite.ops.registry import FusionKind, Trait, find_op, has_trait
+from xlalite.ops.shape import is_unit_reshape
+from xlalite.passes.legalize import legalize_module
+from xlalite.runtime.executable import Executable
+
+#: ops ExprGen computes from their attributes and indices alone (besides the scalar table)
+INDEX_OPS = frozenset({"xl.broadcast_in_dim", "xl.iota", "xl.constant"})
+#: ops the driver runs itself rather than a compiled kernel
+DRIVER_OPS = frozenset({"xl.constant", "xl.debug_print"})
+#: ops that are containers of others (fusion) or rewritten away before codegen (legalize)
+STRUCTURAL_OPS = frozenset({"xl.fusion", "xl.custom_vjp"})
+
+
+class CodeShape(enum.Enum):
+    """The kind of kernel a top-level op becomes."""
+
+    CONVOLUTION = "convolution"
+    MATMUL = "matmul"
+    REDUCTION = "reduction"
+    LOOP = "loop"
+    OP = "op"  # the target's own kernel for this op name
+
+
+def is_loop_op(op: Op, scalars: ScalarTable) -> bool:
+    """Whether a loop kernel computes `op` element by element."""
+    return op.name in scalars or op.name in INDEX_OPS or is_unit_reshape(op)
+
+
+def code_shape(op: Op, scalars: ScalarTable) -> CodeShape:
+    """The code shape of top-level `op` (a fusion group or a single op)."""
+    group = group_of(op)[0]
+    if any(has_trait(o, Trait.CONVOLUTION) for o in group):
+        return CodeShape.CONVOLUTION
+    if any(_fusion_kind(o) is FusionKind.MATMUL for o in group):
+        return CodeShape.MATMUL
+    if any(has_trait(o, Trait.REDUCTION) for o in group):
+        return CodeShape.REDUCTION
+    if op.name == "xl.fusion" or is_loop_op(op, scalars):
+        return CodeShape.LOOP
+    return CodeShape.OP
+
+
+def _fusion_kind(op: Op) -> FusionKind:
+    opdef = find_op(op.name)
+    return opdef.fusion if opdef is not None else FusionKind.OPAQUE
+
+
+class NumbaTarget(Backend):
+    """Base of the Numba targets. A subclass sets `scalars` (its element table) and
+    `op_kernels` (names of ops with kernels of their own), and implements `generate` (the
+    program for one function) and `load` (the executable running it)."""
+
+    scalars: ClassVar[ScalarTable]
+    op_kernels: ClassVar[Collection[str]]
+
+    def supports(self, op_name: str) -> bool:
+        opdef = find_op(op_name)
+        if opdef is None:
+            return False
+        return (op_name in DRIVER_OPS or op_name in STRUCTURAL_OPS or op_name in self.op_kernels
+                or opdef.has(Trait.CONVOLUTION) or opdef.has(Trait.REDUCTION)
+                or opdef.fusion is FusionKind.MATMUL
+                or op_name in self.scalars or op_name in INDEX_OPS)
+
+    def check_supported(self, func: Function) -> None:
+        """A CodegenError naming the first top-level op this target cannot run."""
+        for op in func.body.ops:
+            if op.name != RETURN and not self.supports(op.name):
+                raise CodegenError(f"{self.name} cannot run '{op.name}'")
+
+    @abc.abstractmethod
+    def generate(self, func: Function) -> Program[Any]:
+        """Kernels and driver for verified, legalized `func`."""
+
+    @abc.abstractmethod
+    def load(self, module: Module, program: Program[Any]) -> Executable:
+        """The executable running `program` (the function of `module` it was generated for)."""
+
+    def _lowered(self, module: Module) -> Module:
+        legalize_module(verify(module))  # a no-op after the default pipeline's legalize
+        return module
+
+    def compile(self, module: Module, entry: str | None = None) -> Executable:
+        module = self._lowered(module)
+        func = module.get(entry) if entry else module.main
+        return self.load(module, self.generate(func))
+
+    def emit_source(self, module: Module) -> str:
+        parts = [f"# ===== @{func.name} =====\n" + self.generate(func).source()
+                 for func in self._lowered(module).functions]
+        return "\n\n".join(parts)
