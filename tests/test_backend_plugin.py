@@ -41,3 +41,13 @@ def test_emits_one_numpy_function_per_fused_group(capsys):
 
     assert main(["examples/ir/softmax.xir", "-t", "numpy-source", "--emit", "source"]) == 0
     assert capsys.readouterr().out.count("def step_") == 3
+
+
+def test_its_options_come_from_its_dataclass_fields(capsys):
+    from xlalite.tools.opt import main
+
+    assert get_backend("numpy-source{fuse=false}") != get_backend("numpy-source")
+    assert main(["examples/ir/softmax.xir", "-t", "numpy-source{fuse=false}", "--emit", "source"]) == 0
+    assert capsys.readouterr().out.count("def step_") == 7  # one per op: nothing fused
+    assert main(["--list-targets"]) == 0
+    assert "fuse=bool (default: true)" in capsys.readouterr().out

@@ -10,6 +10,7 @@ expressions can be added one entry at a time.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -104,16 +105,21 @@ class NumpyExecutable(Executable):
         return tuple(np.array(values[i], copy=True) for i in self.outputs)
 
 
+@dataclass(frozen=True)
 class NumpySourceBackend(Backend):
-    """Example backend: NumPy source per fused group; registered by entry point."""
+    """Example backend: NumPy source per fused group; registered by entry point.
+
+    `fuse`: form fused groups first (one function per group); false: one function per op.
+    """
 
     name = "numpy-source"
+    fuse: bool = True
 
     def default_pipeline(self) -> str:
-        return compose("simplify", "fuse")
+        return compose("legalize", "simplify", *(("fuse",) if self.fuse else ()))
 
     def supports(self, op_name: str) -> bool:
-        return op_name not in ("xl.custom_vjp",)  # run canonicalize to inline those
+        return op_name not in ("xl.custom_vjp",)  # the legalize pass inlines those
 
     def compile(self, module: Module, entry: str | None = None) -> Executable:
         verify(module)
