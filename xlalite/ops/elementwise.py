@@ -22,9 +22,12 @@ _T = TensorType((2, 3), DType.F32)
 _BROADCAST_HINT = " (broadcasting must be explicit: use xl.broadcast_in_dim)"
 
 
+POSITIVE = (0.0, np.inf)
+
+
 def unary(name: str, fn: Callable[[np.ndarray], np.ndarray], doc: str,
-          dtypes: frozenset[DType] = FLOATS, patterns: tuple = (), vjp: Callable | None = None
-          ) -> OpDef:
+          dtypes: frozenset[DType] = FLOATS, patterns: tuple = (), vjp: Callable | None = None,
+          domain: tuple[float, float] = (-np.inf, np.inf)) -> OpDef:
     """Declare a unary elementwise op whose result has the operand's type."""
 
     def infer(x: TensorType) -> TensorType:
@@ -36,12 +39,13 @@ def unary(name: str, fn: Callable[[np.ndarray], np.ndarray], doc: str,
 
     example = TensorType((2, 3), min(dtypes, key=lambda d: d.value))
     return register(OpDef(name, doc, ("x",), infer, reference, FusionKind.ELEMENTWISE,
-                          example=lambda: ([example], {}), patterns=patterns, vjp=vjp))
+                          example=lambda: ([example], {}), patterns=patterns, vjp=vjp,
+                          domain=domain))
 
 
 def binary(name: str, fn: Callable[[np.ndarray, np.ndarray], np.ndarray], doc: str,
-           dtypes: frozenset[DType] = NUMERIC, patterns: tuple = (), vjp: Callable | None = None
-           ) -> OpDef:
+           dtypes: frozenset[DType] = NUMERIC, patterns: tuple = (), vjp: Callable | None = None,
+           domain: tuple[float, float] = (-np.inf, np.inf)) -> OpDef:
     """Declare a binary elementwise op over two operands of the same type."""
 
     def infer(lhs: TensorType, rhs: TensorType) -> TensorType:
@@ -53,7 +57,8 @@ def binary(name: str, fn: Callable[[np.ndarray, np.ndarray], np.ndarray], doc: s
         return np.asarray(fn(lhs, rhs)).astype(lhs.dtype, copy=False)
 
     return register(OpDef(name, doc, ("lhs", "rhs"), infer, reference, FusionKind.ELEMENTWISE,
-                          example=lambda: ([_T, _T], {}), patterns=patterns, vjp=vjp))
+                          example=lambda: ([_T, _T], {}), patterns=patterns, vjp=vjp,
+                          domain=domain))
 
 
 def _rsqrt(x: np.ndarray) -> np.ndarray:
@@ -172,12 +177,13 @@ def _vjp_minmax(direction: str):
 
 NEG = unary("xl.neg", np.negative, "Negation, -x.", NUMERIC, patterns=(P.involution,), vjp=_vjp_neg)
 EXP = unary("xl.exp", np.exp, "Exponential, e**x.", vjp=_vjp_exp)
-LOG = unary("xl.log", np.log, "Natural logarithm.", vjp=_vjp_log)
+LOG = unary("xl.log", np.log, "Natural logarithm.", vjp=_vjp_log, domain=POSITIVE)
 TANH = unary("xl.tanh", np.tanh, "Hyperbolic tangent.", vjp=_vjp_tanh)
 LOGISTIC = unary("xl.logistic", scipy.special.expit, "Logistic sigmoid, 1 / (1 + exp(-x)).",
                  vjp=_vjp_logistic)
-SQRT = unary("xl.sqrt", np.sqrt, "Square root.", vjp=_vjp_sqrt)
-RSQRT = unary("xl.rsqrt", _rsqrt, "Reciprocal square root, 1 / sqrt(x).", vjp=_vjp_rsqrt)
+SQRT = unary("xl.sqrt", np.sqrt, "Square root.", vjp=_vjp_sqrt, domain=POSITIVE)
+RSQRT = unary("xl.rsqrt", _rsqrt, "Reciprocal square root, 1 / sqrt(x).", vjp=_vjp_rsqrt,
+              domain=POSITIVE)
 ABS = unary("xl.abs", np.abs, "Absolute value.", NUMERIC, vjp=_vjp_abs)
 SIGN = unary("xl.sign", np.sign, "Sign: -1, 0 or 1 (NaN stays NaN).", NUMERIC, vjp=_vjp_zero)
 SIN = unary("xl.sin", np.sin, "Sine of an angle in radians.", vjp=_vjp_sin)
@@ -194,7 +200,7 @@ MUL = binary("xl.mul", np.multiply, "Product, lhs * rhs.",
 DIV = binary("xl.div", np.divide, "Quotient of floats, lhs / rhs.", FLOATS,
              patterns=(P.identity_rhs(1),), vjp=_vjp_div)
 POW = binary("xl.pow", np.power, "Power of floats, lhs ** rhs.", FLOATS, vjp=_vjp_pow,
-             patterns=(P.small_power,))
+             patterns=(P.small_power,), domain=POSITIVE)
 MAX = binary("xl.max", np.maximum, "Elementwise maximum (NaN propagates).", vjp=_vjp_minmax("gt"))
 MIN = binary("xl.min", np.minimum, "Elementwise minimum (NaN propagates).", vjp=_vjp_minmax("lt"))
 

@@ -103,6 +103,9 @@ class OpDef:
     pure: bool = True  # False: never removed or merged by DCE/CSE
     patterns: tuple[Pattern, ...] = ()  # canonicalization rewrites
     traits: frozenset[Trait] = frozenset()
+    #: the open interval of float operand values where the op is defined (log: x > 0);
+    #: generated tests draw inputs inside it
+    domain: tuple[float, float] = (-np.inf, np.inf)
     # region ops (their result types come from their bodies, not from `infer`):
     verify_regions: RegionVerifier | None = None
     interpret: Interpreter | None = None
@@ -111,6 +114,12 @@ class OpDef:
     @property
     def attr_specs(self) -> dict[str, AttrSpec]:
         return {a.name: a for a in self.attrs}
+
+    def sample_range(self, low: float = -2.0, high: float = 2.0) -> tuple[float, float]:
+        """[low, high] moved inside `domain` (with a margin of 0.5 at a finite bound)."""
+        lo, hi = self.domain
+        return (max(low, lo + 0.5) if np.isfinite(lo) else low,
+                min(high, hi - 0.5) if np.isfinite(hi) else high)
 
     @property
     def takes_regions(self) -> bool:
