@@ -64,6 +64,7 @@ SCALAR: dict[str, Expr] = {
     "xl.neg": lambda a, op: f"(-{a[0]})",
     "xl.exp": lambda a, op: f"np.exp({a[0]})",
     "xl.log": lambda a, op: f"np.log({a[0]})",
+    "xl.log1p": lambda a, op: convert(f"math.log1p({a[0]})", _dtype(op)),
     "xl.tanh": lambda a, op: f"np.tanh({a[0]})",
     "xl.logistic": lambda a, op: f"({_one(op)} / ({_one(op)} + np.exp(-{a[0]})))",
     "xl.sqrt": lambda a, op: f"np.sqrt({a[0]})",

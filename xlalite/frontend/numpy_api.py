@@ -125,6 +125,7 @@ def abs(x): return _unary("xl.abs", x, float_only=False)  # noqa: A001
 def sign(x): return _unary("xl.sign", x, float_only=False)
 def exp(x): return _unary("xl.exp", x)
 def log(x): return _unary("xl.log", x)
+def log1p(x): return _unary("xl.log1p", x)
 def tanh(x): return _unary("xl.tanh", x)
 def sigmoid(x): return _unary("xl.logistic", x)
 def sqrt(x): return _unary("xl.sqrt", x)

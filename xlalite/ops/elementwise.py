@@ -82,6 +82,12 @@ def _vjp_log(e, op, g):
     return [e.div(g, op.operands[0])]
 
 
+def _vjp_log1p(e, op, g):
+    """y = log(1 + x)  =>  dx = g / (1 + x)"""
+    x = op.operands[0]
+    return [e.div(g, e.add(e.const(x, 1.0), x))]
+
+
 def _vjp_tanh(e, op, g):
     """y = tanh(x)  =>  dx = g * (1 - y²)"""
     y = op.result
@@ -178,6 +184,8 @@ def _vjp_minmax(direction: str):
 NEG = unary("xl.neg", np.negative, "Negation, -x.", NUMERIC, patterns=(P.involution,), vjp=_vjp_neg)
 EXP = unary("xl.exp", np.exp, "Exponential, e**x.", vjp=_vjp_exp)
 LOG = unary("xl.log", np.log, "Natural logarithm.", vjp=_vjp_log, domain=POSITIVE)
+LOG1P = unary("xl.log1p", np.log1p, "log(1 + x), accurate for small x.", vjp=_vjp_log1p,
+              domain=(-1.0, np.inf))
 TANH = unary("xl.tanh", np.tanh, "Hyperbolic tangent.", vjp=_vjp_tanh)
 LOGISTIC = unary("xl.logistic", scipy.special.expit, "Logistic sigmoid, 1 / (1 + exp(-x)).",
                  vjp=_vjp_logistic)
