@@ -15,7 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from xlalite.ir.attributes import IntAttr, IntListAttr, IntListListAttr
+from xlalite.ir.core import Op, Value
 from xlalite.ir.types import FLOATS, NUMERIC, DType, TensorType
+from xlalite.ops.emit import Emitter
 from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, Trait, register
 from xlalite.ops.rules import require_dtype, require_len, require_pairs, windowed_dim
 
@@ -108,7 +110,7 @@ def _conv_reference(x: np.ndarray, w: np.ndarray, stride, padding, dilation, gro
     return out.reshape(n, o, oh, ow)
 
 
-def _vjp_conv2d(e, op, g):
+def _vjp_conv2d(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = conv2d(x, w)  =>  dx = conv2d_grad_input(g, w), dw = conv2d_grad_weight(x, g)"""
     x, w = op.operands
     a = conv_attrs(op)
@@ -158,7 +160,7 @@ def _grad_input_reference(g: np.ndarray, w: np.ndarray, input_size, stride, padd
     return xp[..., top:top + h, left:left + wd].reshape(n, groups * cg, h, wd)
 
 
-def _vjp_grad_input(e, op, u):
+def _vjp_grad_input(e: Emitter, op: Op, u: Value) -> list[Value | None]:
     """dx = conv2d_grad_input(g, w)  =>  dg = conv2d(u, w), dw = conv2d_grad_weight(u, g)"""
     g, w = op.operands
     a = conv_attrs(op)
@@ -212,7 +214,7 @@ def _grad_weight_reference(x: np.ndarray, g: np.ndarray, kernel_size, stride, pa
     return out.reshape(o, c // groups, kh, kw)
 
 
-def _vjp_grad_weight(e, op, u):
+def _vjp_grad_weight(e: Emitter, op: Op, u: Value) -> list[Value | None]:
     """dw = conv2d_grad_weight(x, g)  =>  dx = conv2d_grad_input(g, u), dg = conv2d(x, u)"""
     x, g = op.operands
     a = conv_attrs(op)

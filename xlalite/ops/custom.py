@@ -25,7 +25,8 @@ from xlalite.ir.attributes import IntAttr, StrAttr
 from xlalite.ir.core import YIELD, Op, Value, clone_op
 from xlalite.ir.rewrite import Rewriter
 from xlalite.ir.types import DType, TensorType
-from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, register
+from xlalite.ops.emit import Emitter
+from xlalite.ops.registry import AttrSpec, Cotangent, FusionKind, OpDef, ShapeError, register
 
 
 def _verify(op: Op) -> list[str]:
@@ -64,7 +65,7 @@ def _inline(op: Op, block_index: int, inputs: Sequence[Value], insert: Callable[
     return [mapping[v] for v in block.ops[-1].operands]
 
 
-def _vjp(e, op, cts):
+def _vjp(e: Emitter, op: Op, cts: Cotangent) -> list[Value | None]:
     """y, res = f(x) with a rule  =>  dx = the backward region applied to (res, dy)"""
     cts = cts if isinstance(cts, list) else [cts]
     n_out = op.attributes["num_outputs"]

@@ -11,7 +11,9 @@ import sys
 import numpy as np
 
 from xlalite.ir.attributes import StrAttr
+from xlalite.ir.core import Op, Value
 from xlalite.ir.types import ALL_DTYPES, DType, TensorType
+from xlalite.ops.emit import Emitter
 from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, register
 from xlalite.ops.rules import require_dtype
 
@@ -26,7 +28,7 @@ def _reference(x: np.ndarray, label: str) -> np.ndarray:
     return x.copy()
 
 
-def _vjp_identity(e, op, g):
+def _vjp_identity(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = x (and a print)  =>  dx = g"""
     return [g]
 

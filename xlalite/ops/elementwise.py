@@ -12,9 +12,11 @@ import numpy as np
 import scipy.special
 
 from xlalite.ir.attributes import DTypeAttr, EnumAttr
+from xlalite.ir.core import Op, Value
 from xlalite.ir.types import ALL_DTYPES, FLOATS, NUMERIC, DType, TensorType
 from xlalite.ops import merge_patterns as M
 from xlalite.ops import patterns as P
+from xlalite.ops.emit import Emitter
 from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, register
 from xlalite.ops.rules import require_dtype, require_same
 
@@ -67,98 +69,98 @@ def _rsqrt(x: np.ndarray) -> np.ndarray:
 
 # VJP rules: forward form in the docstring, backward as code. x: operand, y: result,
 # g: cotangent of y. Each returns one cotangent per operand (None: no gradient flows).
-def _vjp_neg(e, op, g):
+def _vjp_neg(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = -x  =>  dx = -g"""
     return [e.neg(g)]
 
 
-def _vjp_exp(e, op, g):
+def _vjp_exp(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = exp(x)  =>  dx = g * y"""
     return [e.mul(g, op.result)]
 
 
-def _vjp_log(e, op, g):
+def _vjp_log(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = log(x)  =>  dx = g / x"""
     return [e.div(g, op.operands[0])]
 
 
-def _vjp_log1p(e, op, g):
+def _vjp_log1p(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = log(1 + x)  =>  dx = g / (1 + x)"""
     x = op.operands[0]
     return [e.div(g, e.add(e.const(x, 1.0), x))]
 
 
-def _vjp_tanh(e, op, g):
+def _vjp_tanh(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = tanh(x)  =>  dx = g * (1 - y²)"""
     y = op.result
     return [e.mul(g, e.sub(e.const(y, 1), e.mul(y, y)))]
 
 
-def _vjp_logistic(e, op, g):
+def _vjp_logistic(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = σ(x)  =>  dx = g * y * (1 - y)"""
     y = op.result
     return [e.mul(g, e.mul(y, e.sub(e.const(y, 1), y)))]
 
 
-def _vjp_sqrt(e, op, g):
+def _vjp_sqrt(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = √x  =>  dx = g / (2y)"""
     return [e.div(g, e.scale(op.result, 2))]
 
 
-def _vjp_rsqrt(e, op, g):
+def _vjp_rsqrt(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = x^-½  =>  dx = -½ g y / x"""
     return [e.scale(e.div(e.mul(g, op.result), op.operands[0]), -0.5)]
 
 
-def _vjp_abs(e, op, g):
+def _vjp_abs(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = |x|  =>  dx = g * sign(x)"""
     return [e.mul(g, e.sign(op.operands[0]))]
 
 
-def _vjp_zero(e, op, g):
+def _vjp_zero(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """Piecewise constant (sign): the derivative is zero wherever it exists."""
     return [None] * len(op.operands)
 
 
-def _vjp_sin(e, op, g):
+def _vjp_sin(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = sin(x)  =>  dx = g * cos(x)"""
     return [e.mul(g, e.cos(op.operands[0]))]
 
 
-def _vjp_cos(e, op, g):
+def _vjp_cos(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = cos(x)  =>  dx = -g * sin(x)"""
     return [e.neg(e.mul(g, e.sin(op.operands[0])))]
 
 
-def _vjp_erf(e, op, g):
+def _vjp_erf(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = erf(x)  =>  dx = g * 2/√π * exp(-x²)"""
     x = op.operands[0]
     return [e.mul(g, e.scale(e.exp(e.neg(e.mul(x, x))), 2 / np.sqrt(np.pi)))]
 
 
-def _vjp_add(e, op, g):
+def _vjp_add(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = a + b  =>  da = g, db = g"""
     return [g, g]
 
 
-def _vjp_sub(e, op, g):
+def _vjp_sub(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = a - b  =>  da = g, db = -g"""
     return [g, e.neg(g)]
 
 
-def _vjp_mul(e, op, g):
+def _vjp_mul(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = a * b  =>  da = g * b, db = g * a"""
     a, b = op.operands
     return [e.mul(g, b), e.mul(g, a)]
 
 
-def _vjp_div(e, op, g):
+def _vjp_div(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = a / b  =>  da = g / b, db = -g * y / b"""
     b = op.operands[1]
     return [e.div(g, b), e.neg(e.div(e.mul(g, op.result), b))]
 
 
-def _vjp_pow(e, op, g):
+def _vjp_pow(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = a ** b  =>  da = g * b * a**(b-1), db = g * y * log(a) (0 where a = 0)"""
     a, b = op.operands
     da = e.mul(g, e.mul(b, e.pow(a, e.sub(b, e.const(b, 1)))))
@@ -245,7 +247,7 @@ def _select_infer(pred: TensorType, on_true: TensorType, on_false: TensorType) -
     return t
 
 
-def _vjp_select(e, op, g):
+def _vjp_select(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = select(p, a, b)  =>  da = select(p, g, 0), db = select(p, 0, g)"""
     pred = op.operands[0]
     return [None, e.where_zero(pred, g), e.select(pred, e.zeros(g), g)]
@@ -266,7 +268,7 @@ def _cast_infer(x: TensorType, dtype: DType) -> TensorType:
     return x.with_dtype(dtype)
 
 
-def _vjp_cast(e, op, g):
+def _vjp_cast(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = cast(x)  =>  dx = cast(g) back to x's type (float to float only; no gradient
     flows into or out of integers)"""
     x = op.operands[0]

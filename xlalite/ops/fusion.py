@@ -23,6 +23,7 @@ import numpy as np
 from xlalite.ir.attributes import EnumAttr
 from xlalite.ir.core import YIELD, Block, Op, Region, Value
 from xlalite.ir.types import DType, TensorType
+from xlalite.ops.emit import Emitter
 from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, register
 
 FUSION_KINDS = ("loop", "reduction", "matmul")
@@ -81,7 +82,7 @@ def _build_example(builder, args: Sequence[Value], attrs) -> Op:
     return builder.insert(make_fusion(args, attrs["kind"], body))
 
 
-def _vjp_fusion(e, op, g):
+def _vjp_fusion(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """Fused kernels are formed after differentiation; refusing beats a silent wrong answer."""
     raise ValueError("cannot differentiate through 'xl.fusion': run autodiff before the fuse "
                      "pass (xlalite.grad and jit do)")

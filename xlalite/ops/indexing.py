@@ -12,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from xlalite.ir.attributes import IntAttr
+from xlalite.ir.core import Op, Value
 from xlalite.ir.types import INTS, NUMERIC, DType, TensorType
+from xlalite.ops.emit import Emitter
 from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, register
 from xlalite.ops.rules import require_axis, require_dtype
 
@@ -47,7 +49,7 @@ def _gather_reference(x: np.ndarray, idx: np.ndarray, axis: int, batch_dims: int
     return out.reshape(out_t.shape)
 
 
-def _vjp_gather(e, op, g):
+def _vjp_gather(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = gather(x, idx)  =>  dx = scatter_add(zeros, idx, g); no gradient for indices"""
     x, idx = op.operands
     a = op.attributes
@@ -55,7 +57,7 @@ def _vjp_gather(e, op, g):
                  batch_dims=a["batch_dims"]), None]
 
 
-def _vjp_scatter_add(e, op, g):
+def _vjp_scatter_add(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = scatter_add(x, idx, u)  =>  dx = g, du = gather(g, idx)"""
     idx = op.operands[1]
     a = op.attributes

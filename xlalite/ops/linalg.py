@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from xlalite.ir.attributes import IntListListAttr
+from xlalite.ir.core import Op, Value
 from xlalite.ir.types import NUMERIC, DType, TensorType
 from xlalite.ops import patterns as P
+from xlalite.ops.emit import Emitter
 from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, register
 from xlalite.ops.rules import require_axes, require_dtype
 
@@ -74,7 +76,7 @@ def _transpose_back(e, value, batch, free_mine, contract_mine, contract_other):
     return e.transpose(value, [position[d] for d in range(rank)])
 
 
-def _vjp_dot_general(e, op, g):
+def _vjp_dot_general(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = dot(a, b)  =>  da = dot(g, b) over b's free dims, db = dot(g, a) over a's free dims,
     each permuted back to its operand's layout (batch dims stay batch dims)"""
     a, b = op.operands

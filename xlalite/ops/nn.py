@@ -7,7 +7,9 @@ import math
 import numpy as np
 
 from xlalite.ir.attributes import IntListAttr, IntListListAttr
+from xlalite.ir.core import Op, Value
 from xlalite.ir.types import FLOATS, NUMERIC, DType, TensorType
+from xlalite.ops.emit import Emitter
 from xlalite.ops.reduce import identity
 from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, Trait, register
 from xlalite.ops.rules import require_dtype, require_len, require_pairs, windowed_dim
@@ -54,7 +56,7 @@ def _lows_highs(padding):
     return [p[0] for p in padding], [p[1] for p in padding]
 
 
-def _vjp_avg(e, op, g):
+def _vjp_avg(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = avg_pool(x)  =>  dx: g / |window| to every position of each window, summed"""
     x = op.operands[0]
     a = op.attributes
@@ -62,14 +64,15 @@ def _vjp_avg(e, op, g):
     lows, highs = _lows_highs(a["padding"])
     padded_shape = [n + lo + hi for n, lo, hi in zip(x.type.shape, lows, highs)]
     share = e.scale(g, 1.0 / math.prod(window))
-    total = None
+    total: Value | None = None
     for offset in np.ndindex(*window):
         placed = _scatter_back(e, share, offset, strides, padded_shape)
         total = placed if total is None else e.add(total, placed)
+    assert total is not None  # a window holds at least one position
     return [e.slice(total, lows, [lo + n for lo, n in zip(lows, x.type.shape)])]
 
 
-def _vjp_max(e, op, g):
+def _vjp_max(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = max_pool(x)  =>  dx = reduce_window_max_grad(x, g): g to each window's first maximum"""
     return [e.op("xl.reduce_window_max_grad", op.operands[0], g, **op.attributes)]
 
@@ -134,7 +137,7 @@ def _max_grad_reference(x: np.ndarray, g: np.ndarray, window, strides, padding) 
     return dxp[tuple(slice(lo, lo + n) for (lo, _), n in zip(pads, x.shape))]
 
 
-def _vjp_max_grad(e, op, u):
+def _vjp_max_grad(e: Emitter, op: Op, u: Value) -> list[Value | None]:
     """dx = max_grad(x, g)  =>  dg = u read back at each window's first maximum; x only picks
     the positions (piecewise constant), so it gets no gradient"""
     x, g = op.operands

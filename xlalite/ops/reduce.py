@@ -7,8 +7,10 @@ from collections.abc import Callable
 import numpy as np
 
 from xlalite.ir.attributes import IntAttr, IntListAttr
+from xlalite.ir.core import Op, Value
 from xlalite.ir.types import NUMERIC, DType, TensorType
 from xlalite.ops import patterns as P
+from xlalite.ops.emit import Emitter
 from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, Trait, register
 from xlalite.ops.rules import require_axes, require_axis, require_dtype
 
@@ -31,13 +33,13 @@ def _kept_dims(rank: int, axes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(d for d in range(rank) if d not in axes)
 
 
-def _vjp_sum(e, op, g):
+def _vjp_sum(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = sum(x, axes)  =>  dx = broadcast(g) back over the reduced axes"""
     x = op.operands[0]
     return [e.broadcast(g, x.type.shape, _kept_dims(x.type.rank, op.attributes["axes"]))]
 
 
-def _vjp_extremum(e, op, g):
+def _vjp_extremum(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = max(x, axes) (or min)  =>  dx = g at the positions equal to y, shared among ties"""
     x = op.operands[0]
     kept = _kept_dims(x.type.rank, op.attributes["axes"])
@@ -48,7 +50,7 @@ def _vjp_extremum(e, op, g):
     return [e.mul(ones, share)]
 
 
-def _vjp_prod(e, op, g):
+def _vjp_prod(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = prod(x, axes)  =>  dx_i = g * prod_{j != i} x_j, exactly, zeros included:
     no zero in the slice: g * y / x_i; one zero: g * (product of the others) at the zero and 0
     elsewhere; two or more zeros: 0"""

@@ -7,10 +7,11 @@ import math
 import numpy as np
 
 from xlalite.ir.attributes import IntAttr, IntListAttr
-from xlalite.ir.core import Op
+from xlalite.ir.core import Op, Value
 from xlalite.ir.types import DType, TensorType
 from xlalite.ops import merge_patterns as M
 from xlalite.ops import patterns as P
+from xlalite.ops.emit import Emitter
 from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, register
 from xlalite.ops.rules import require_axes, require_axis, require_len
 
@@ -37,7 +38,7 @@ def _broadcast_reference(x: np.ndarray, shape: tuple[int, ...], dims: tuple[int,
     return np.broadcast_to(expanded, shape).copy()
 
 
-def _vjp_broadcast(e, op, g):
+def _vjp_broadcast(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = broadcast_in_dim(x, dims)  =>  dx = g summed over the broadcast dims"""
     x = op.operands[0]
     return [e.unbroadcast(g, x.type.shape, op.attributes["dims"])]
@@ -65,7 +66,7 @@ def _reshape_infer(x: TensorType, shape: tuple[int, ...]) -> TensorType:
     return TensorType(shape, x.dtype)
 
 
-def _vjp_reshape(e, op, g):
+def _vjp_reshape(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = reshape(x)  =>  dx = reshape(g) to x's shape"""
     return [e.reshape(g, op.operands[0].type.shape)]
 
@@ -85,7 +86,7 @@ def _transpose_infer(x: TensorType, perm: tuple[int, ...]) -> TensorType:
     return TensorType(tuple(x.shape[p] for p in perm), x.dtype)
 
 
-def _vjp_transpose(e, op, g):
+def _vjp_transpose(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = transpose(x, perm)  =>  dx = transpose(g, inverse(perm))"""
     perm = op.attributes["perm"]
     return [e.transpose(g, tuple(perm.index(i) for i in range(len(perm))))]
@@ -121,7 +122,7 @@ def _slice_reference(x: np.ndarray, start, limit, stride) -> np.ndarray:
     return x[tuple(slice(s, e, st) for s, e, st in zip(start, limit, stride))].copy()
 
 
-def _vjp_slice(e, op, g):
+def _vjp_slice(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = x[start:limit:stride]  =>  dx = g placed back with zeros around and between"""
     x = op.operands[0]
     a = op.attributes
@@ -162,10 +163,11 @@ def _concat_infer(*xs: TensorType, axis: int) -> TensorType:
     return TensorType(tuple(shape), first.dtype)
 
 
-def _vjp_concatenate(e, op, g):
+def _vjp_concatenate(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = concat(x0, x1, ..., axis)  =>  dxi = the slice of g where xi landed"""
     axis = op.attributes["axis"]
-    out, offset = [], 0
+    out: list[Value | None] = []
+    offset = 0
     for x in op.operands:
         start = [0] * g.type.rank
         limit = list(g.type.shape)
@@ -208,7 +210,7 @@ def _pad_reference(x: np.ndarray, value: np.ndarray, low, high, interior) -> np.
     return out
 
 
-def _vjp_pad(e, op, g):
+def _vjp_pad(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = pad(x, v)  =>  dx = the strided slice of g where x landed; dv = sum of the rest"""
     x = op.operands[0]
     a = op.attributes
