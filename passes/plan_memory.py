@@ -132,7 +132,18 @@ def _inplace_operand(op: Op, i: int, live: dict, owner: dict, donated: set[Value
     return -1
 
 
+def strip_plan(func: Function) -> None:
+    """Remove every ``mem.*`` attribute of `func` and its ops: a plan is the compiler's own
+    output, re-derived by every run of plan-memory, never read from the IR it was given."""
+    for op in func.walk():
+        for key in [k for k in op.attributes if k.startswith("mem.")]:
+            del op.attributes[key]
+    for key in [k for k in func.attributes if k.startswith("mem.")]:
+        del func.attributes[key]
+
+
 def plan_function(func: Function) -> dict[str, int]:
+    strip_plan(func)  # a stale or planted plan must not survive (mem.inplace is sparse)
     ops = func.body.ops
     live = lifetimes(func)
     outputs = set(func.outputs)

@@ -20,6 +20,7 @@ from xlalite.backends.base import Backend, get_backend
 from xlalite.ir.core import Module
 from xlalite.ir.verifier import verify
 from xlalite.passes.manager import Instrumentation, Pass, PassRecord, run_pipeline
+from xlalite.passes.plan_memory import strip_plan
 from xlalite.runtime.executable import Executable
 
 #: The target used when none is named.
@@ -61,6 +62,8 @@ def compile(module: Module, target: str | Backend = DEFAULT_TARGET, pipeline: Pi
     start = time.perf_counter()
     backend = get_backend(target)
     module = verify(module.clone() if copy else module)
+    for func in module.functions:  # the memory plan is derived here, never taken as given
+        strip_plan(func)
     optimize(module, backend, pipeline, instrument)
     executable = backend.compile(module, entry)
     STATS.compilations += 1

@@ -49,14 +49,24 @@ def load(path: str | Path, backend: str | Backend = DEFAULT_TARGET) -> Callable[
     (a target spec such as ``"numba-cpu{exact-math=true}"``)."""
     path = Path(path)
     text_path = path.with_suffix(".xir")
-    module = verify(parse_module(text_path.read_text(), str(text_path)))
-    with np.load(path.with_suffix(".npz"), allow_pickle=False) as f:
-        weights = [f[f"arg{i}"] for i in range(len(f.files))]
-    n_inputs = module.main.attributes.get("xl.num_inputs", len(module.main.args) - len(weights))
-    if n_inputs + len(weights) != len(module.main.args):
-        raise ValueError(f"{path}: the .npz holds {len(weights)} arrays but the function "
-                         f"expects {len(module.main.args) - n_inputs}")
-    executable = compile(module, backend)
+    module = verify(parse_module(text_path.read_text(encoding="utf-8"), str(text_path)))
+    func = module.main
+    if "donate" in func.attributes:  # a saved model would overwrite its caller's inputs
+        raise ValueError(f"{text_path}: @{func.name} donates arguments "
+                         f"(donate = {list(func.attributes['donate'])}); a saved inference "
+                         "function must leave its inputs and weights unchanged")
+    npz = path.with_suffix(".npz")
+    with np.load(npz, allow_pickle=False) as f:
+        expected = [f"arg{i}" for i in range(len(f.files))]
+        if sorted(f.files) != sorted(expected):
+            raise ValueError(f"{npz}: arrays must be named {', '.join(expected) or '(none)'}, "
+                             f"got {', '.join(sorted(f.files))}")
+        weights = [f[name] for name in expected]
+    n_inputs = func.attributes.get("xl.num_inputs", len(func.args) - len(weights))
+    if not isinstance(n_inputs, int) or n_inputs + len(weights) != len(func.args):
+        raise ValueError(f"{path}: the .npz holds {len(weights)} arrays but @{func.name} takes "
+                         f"{len(func.args)} arguments with xl.num_inputs = {n_inputs}")
+    executable = compile(module, backend)  # re-derives any memory plan the file holds
 
     def run(*inputs: np.ndarray):
         if len(inputs) != n_inputs:

@@ -24,7 +24,8 @@ from xlalite.ir.attributes import EnumAttr
 from xlalite.ir.core import YIELD, Block, Op, Region, Value
 from xlalite.ir.types import DType, TensorType
 from xlalite.ops.emit import Emitter
-from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, register
+from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, Trait, find_op, has_trait, register
+from xlalite.ops.shape import is_unit_reshape
 
 FUSION_KINDS = ("loop", "reduction", "matmul")
 
@@ -51,7 +52,79 @@ def _verify(op: Op) -> list[str]:
                           "(pass it as an operand)")
             break
         inner.update(o.results)
-    return errors
+    if errors or op.attributes.get("kind") not in FUSION_KINDS:
+        return errors
+    return _check_body(block, op.attributes["kind"])
+
+
+def _loop_op(op: Op) -> bool:
+    """Computable element by element at any index: elementwise and broadcast ops, reshapes
+    that only add or drop unit dims, splat constants (a kernel reads one element of them)."""
+    if op.regions or len(op.results) != 1:
+        return False
+    if op.name == "xl.constant":
+        return bool(op.attributes["value"].is_splat)
+    if op.name == "xl.reshape":
+        return is_unit_reshape(op)
+    opdef = find_op(op.name)
+    return opdef is not None and opdef.pure and opdef.fusion <= FusionKind.BROADCAST
+
+
+def _check_body(block: Block, kind: str) -> list[str]:
+    """What a fusion of `kind` may hold, so that every backend computes it exactly:
+
+    * ``loop``: loop ops only (see _loop_op), one result;
+    * ``reduction``: one reduction over axes, loop ops before it (its prologue) and after it
+      (an epilogue over the reduction's result, of that result's shape);
+    * ``matmul``: one matrix product or convolution reading block arguments directly, and an
+      epilogue of loop ops of the product's shape.
+    """
+    body = [o for o in block.ops if o.name != YIELD]
+    (root, *more) = block.ops[-1].operands or [None]
+    if root is None or more:
+        return [f"a '{kind}' fusion yields exactly one value"]
+    anchors = [o for o in body if not _loop_op(o)]
+    if kind == "loop":
+        return [f"'{o.name}' cannot be computed inside a 'loop' fusion (only elementwise and "
+                "broadcast ops, unit-dim reshapes and splat constants)" for o in anchors[:1]]
+    want = "a reduction" if kind == "reduction" else "a matrix product or convolution"
+    ok = (lambda o: has_trait(o, Trait.REDUCTION)) if kind == "reduction" else _is_product
+    if len(anchors) != 1 or not ok(anchors[0]):
+        shown = ", ".join(f"'{o.name}'" for o in anchors) or "none"
+        return [f"a '{kind}' fusion holds exactly one {want} and otherwise elementwise and "
+                f"broadcast ops (found {shown})"]
+    (anchor,) = anchors
+    if kind == "matmul" and any(v not in block.args for v in anchor.operands):
+        return ["the product in a 'matmul' fusion reads block arguments only (no prologue)"]
+    if root.type.shape != anchor.results[0].type.shape:
+        return [f"the epilogue of a '{kind}' fusion has the shape of its {want.split()[-1]}'s "
+                f"result {anchor.results[0].type}, not {root.type}"]
+    after = body[body.index(anchor) + 1:]
+    feeding = _feeding(anchor)
+    for o in after:
+        if o not in feeding and any(v.owner in feeding - {anchor} for v in o.operands
+                                    if isinstance(v.owner, Op)):
+            return [f"the epilogue of a '{kind}' fusion may read the prologue only through "
+                    f"the {want.split()[-1]} ('{o.name}' does not)"]
+    return []
+
+
+def _is_product(op: Op) -> bool:
+    opdef = find_op(op.name)
+    return opdef is not None and opdef.fusion is FusionKind.MATMUL
+
+
+def _feeding(anchor: Op) -> set[Op]:
+    """The anchor and every op of its block it depends on (its prologue)."""
+    seen: set[Op] = set()
+    stack = [anchor]
+    while stack:
+        o = stack.pop()
+        if o in seen:
+            continue
+        seen.add(o)
+        stack.extend(v.owner for v in o.operands if isinstance(v.owner, Op))
+    return seen
 
 
 def _interpret(op: Op, inputs: Sequence[np.ndarray], run_block: Callable) -> tuple[np.ndarray, ...]:
