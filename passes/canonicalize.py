@@ -19,11 +19,14 @@ from xlalite.ir.attributes import DenseElements
 from xlalite.ir.core import TERMINATORS, Function, Op
 from xlalite.ir.rewrite import Rewriter, constant_of
 from xlalite.ir.types import TensorType
-from xlalite.ops.registry import FusionKind, find_op
+from xlalite.ops.registry import FusionKind, find_op, work
 from xlalite.passes.dce import is_removable
 from xlalite.passes.manager import FunctionPass, register_pass
 
 DEFAULT_FOLD_LIMIT = 1 << 16
+#: folding may spend this many elementary operations per element of `fold-limit` (2^22 by
+#: default: a few milliseconds), so a tiny file cannot make loading run for minutes
+WORK_PER_ELEMENT = 64
 
 
 def try_fold(op: Op, rw: Rewriter, fold_limit: int) -> bool:
@@ -47,6 +50,8 @@ def try_fold(op: Op, rw: Rewriter, fold_limit: int) -> bool:
         # Never grow data (a broadcast of a constant stays a broadcast) and respect the cap.
         if out_size > fold_limit or out_size > sum(c.type.size for c in literals):
             return False
+        if work(op) > fold_limit * WORK_PER_ELEMENT:
+            return False  # bounded by work, not by the size of the text that asks for it
     with np.errstate(all="ignore"):
         outs = opdef.evaluate(arrays, op.attributes, types)
     b = rw.builder(op)

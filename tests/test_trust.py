@@ -64,3 +64,45 @@ def test_the_compile_path_derives_the_plan_itself():
         y = xl.compile(module, "numba-cpu", pipeline)(x)[0]
         np.testing.assert_array_equal(x, X)
         np.testing.assert_allclose(y, np.exp(X), rtol=1e-6)
+
+
+@pytest.mark.parametrize("text", [
+    # 4096 results, but 2^32 multiply-adds
+    '''func @f() -> f32[64,64] {
+  %a = "xl.constant"() {value = dense<1.0> : f32[64,1048576]} : () -> f32[64,1048576]
+  %b = "xl.constant"() {value = dense<2.0> : f32[1048576,64]} : () -> f32[1048576,64]
+  %0 = "xl.dot_general"(%a, %b) {contract = [[1], [0]]} : (f32[64,1048576], f32[1048576,64]) -> f32[64,64]
+  return %0
+}''',
+    # one result from 1e11 elements
+    '''func @f() -> f32[] {
+  %a = "xl.constant"() {value = dense<1.0> : f32[100000,1000000]} : () -> f32[100000,1000000]
+  %0 = "xl.reduce_sum"(%a) {axes = [0, 1]} : (f32[100000,1000000]) -> f32[]
+  return %0
+}'''], ids=["dot_general", "reduce_sum"])
+def test_constant_folding_is_bounded_by_work(text):
+    import time
+
+    from xlalite.ir.parser import parse_module
+    from xlalite.passes import run_pipeline
+
+    start = time.perf_counter()
+    module = parse_module(text)
+    run_pipeline(module, "canonicalize,cse,dce")
+    assert time.perf_counter() - start < 5  # minutes before the bound
+    assert [op.name for op in module.main.body.ops][-2] != "xl.constant"  # left unfolded
+
+
+def test_small_constant_work_still_folds():
+    from xlalite.ir.parser import parse_module
+    from xlalite.passes import run_pipeline
+
+    module = parse_module('''func @f() -> f32[4,4] {
+  %a = "xl.constant"() {value = dense<1.0> : f32[4,8]} : () -> f32[4,8]
+  %b = "xl.constant"() {value = dense<2.0> : f32[8,4]} : () -> f32[8,4]
+  %0 = "xl.dot_general"(%a, %b) {contract = [[1], [0]]} : (f32[4,8], f32[8,4]) -> f32[4,4]
+  return %0
+}''')
+    run_pipeline(module, "canonicalize,dce")
+    (const, _) = module.main.body.ops
+    np.testing.assert_array_equal(const.attributes["value"].array, np.full((4, 4), 16.0))

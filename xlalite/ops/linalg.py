@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from xlalite.ir.attributes import IntListListAttr
@@ -91,6 +93,12 @@ def _vjp_dot_general(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     return [_transpose_back(e, da, ba, fa, ca, cb), _transpose_back(e, db, bb, fb, cb, ca)]
 
 
+def _cost(op: Op) -> int:
+    """Multiply-adds: each result element sums over the contracted dims."""
+    lhs = op.operands[0].type
+    return op.results[0].type.size * math.prod(lhs.shape[d] for d in op.attributes["contract"][0])
+
+
 DOT_GENERAL = register(OpDef(
     _OP,
     "Generalized matrix product. Result dims: batch dims, then lhs free dims, then rhs free "
@@ -101,4 +109,5 @@ DOT_GENERAL = register(OpDef(
     example=lambda: ([TensorType((4, 2, 3), DType.F32), TensorType((4, 3, 5), DType.F32)],
                      {"contract": ((2,), (1,)), "batch": ((0,), (0,))}),
     vjp=_vjp_dot_general, patterns=(P.fold_transpose_into_dot,),
+    cost=_cost,
 ))

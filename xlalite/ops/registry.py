@@ -106,6 +106,8 @@ class OpDef:
     #: the open interval of float operand values where the op is defined (log: x > 0);
     #: generated tests draw inputs inside it
     domain: tuple[float, float] = (-np.inf, np.inf)
+    #: elementary operations the reference performs for `op` (see `work`); None: the default
+    cost: Callable[[Op], int] | None = None
     # region ops (their result types come from their bodies, not from `infer`):
     verify_regions: RegionVerifier | None = None
     interpret: Interpreter | None = None
@@ -211,10 +213,24 @@ def has_trait(op: Op, trait: Trait) -> bool:
     return opdef is not None and trait in opdef.traits
 
 
+def work(op: Op) -> int:
+    """An upper bound on the elementary operations `op`'s reference performs: its declared
+    `cost`, else one per operand and result element, or, for products and windowed ops
+    (which read many elements per result), result elements times the largest operand."""
+    opdef = find_op(op.name)
+    sizes = [v.type.size for v in op.operands]
+    out = sum(r.type.size for r in op.results)
+    if opdef is not None and opdef.cost is not None:
+        return opdef.cost(op)
+    if opdef is not None and (opdef.fusion is FusionKind.MATMUL or Trait.WINDOW in opdef.traits):
+        return out * max(sizes, default=1)
+    return sum(sizes) + out
+
+
 def all_ops() -> list[OpDef]:
     """Every registered op, sorted by name."""
     return [get_op(name) for name in OPS.names()]
 
 
 __all__ = ["AttrSpec", "FusionKind", "OpDef", "ShapeError", "Trait", "all_ops", "find_op",
-           "get_op", "has_trait", "register"]
+           "get_op", "has_trait", "register", "work"]
