@@ -13,6 +13,7 @@ from xlalite.backends.numba_common.scalar import literal
 from xlalite.backends.numba_cpu.loops import epilogue
 from xlalite.ir.core import Op, Value
 from xlalite.ir.rewrite import splat_of
+from xlalite.ir.types import DType
 from xlalite.ops.linalg import free_dims
 
 #: matrix products (and convolutions) with fewer multiply-adds run on one thread
@@ -84,7 +85,8 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, appro
         k, alpha = acc
         if alias != k:
             lines.append(f"    out[...] = in{k}")
-        lines.append(f"    blas.matmul({li}, trans_a, {ri}, trans_b, out, slots, {alpha!r}, 1.0)")
+        alpha_text = literal(alpha, DType.F64)  # inf and nan spelled as np.inf, np.nan
+        lines.append(f"    blas.matmul({li}, trans_a, {ri}, trans_b, out, slots, {alpha_text}, 1.0)")
         return "\n".join(lines) + "\n", 0, extents
     if plain:  # BLAS takes a transposed operand as a flag, so the weight is never copied
         lines.append(f"    blas.matmul({li}, trans_a, {ri}, trans_b, {product}, slots)")

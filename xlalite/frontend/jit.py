@@ -29,6 +29,18 @@ from xlalite.runtime.executable import Executable
 DEFAULT_BACKEND = DEFAULT_TARGET
 
 
+def static_key(value: object) -> object:
+    """A static argument in a cache key: its type and value, recursively, as JAX keys them,
+    so ``2`` and ``2.0`` (equal, with equal hashes) or ``True`` and ``1`` trace apart."""
+    if isinstance(value, (tuple, list)):
+        return (type(value), tuple(static_key(v) for v in value))
+    if isinstance(value, dict):
+        return (dict, tuple((static_key(k), static_key(v)) for k, v in value.items()))
+    if isinstance(value, float) and value != value:
+        return (float, "nan")  # NaN != NaN would never hit the cache
+    return (type(value), value)
+
+
 @dataclass
 class Lowered:
     """A traced (not yet compiled) specialization: the IR module and its output structure."""
@@ -123,7 +135,7 @@ class Jitted:
                 except TypeError:
                     raise TypeError(f"static argument '{pname}' (#{i}) must be hashable, got "
                                     f"{type(arg).__name__}") from None
-                key.append(("static", arg))
+                key.append(("static", static_key(arg)))
                 continue
             flat, tree = flatten(arg)
             arrays = [leaf_array(x, f"argument '{pname}' (#{i})") for x in flat]

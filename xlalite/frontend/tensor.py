@@ -30,6 +30,19 @@ from xlalite.ops.registry import get_op
 _PYTHON_DEFAULTS = {"f": np.dtype(np.float32), "i": np.dtype(np.int32)}
 
 
+def python_array(data: object, dtype: np.dtype | None = None) -> np.ndarray:
+    """Python numbers (or nested lists of them) as an array of `dtype`, by default f32 for
+    floats and i32 for ints. An int that does not fit raises OverflowError, as NumPy 2 does,
+    instead of wrapping around."""
+    if dtype is None:
+        kind = np.asarray(data).dtype.kind
+        dtype = _PYTHON_DEFAULTS.get(kind, np.asarray(data).dtype)
+    try:
+        return np.asarray(data, dtype=dtype)
+    except OverflowError as e:
+        raise OverflowError(f"{e} (use a wider dtype such as int64)") from None
+
+
 class _Late:
     """The modules above this one that tensors call into: the NumPy-style API (operators,
     methods) and autograd (``backward()``). Each installs itself when it is imported, and
@@ -139,10 +152,9 @@ class Tensor(TensorBase):
         elif isinstance(data, (np.ndarray, np.generic)):
             arr = np.asarray(data)
         elif dtype is None:  # Python scalars and lists default to f32 / i32 (as torch.tensor)
-            arr = np.asarray(data)
-            arr = arr.astype(_PYTHON_DEFAULTS.get(arr.dtype.kind, arr.dtype), copy=False)
+            arr = python_array(data)
         else:  # converted straight to the requested dtype: no detour through f32
-            arr = np.asarray(data)
+            arr = python_array(data, _to_dtype(dtype).numpy)
         if dtype is not None:
             arr = arr.astype(_to_dtype(dtype).numpy, copy=False)
         self.array = arr

@@ -21,12 +21,12 @@ from xlalite.compiler import compile_cached
 from xlalite.frontend.numpy_api import asarray
 from xlalite.frontend.pytree import TreeDef, flatten, unflatten
 from xlalite.frontend.tensor import (
-    _PYTHON_DEFAULTS,
     Tensor,
     TensorBase,
     Trace,
     Tracer,
     active_trace,
+    python_array,
     tracing,
 )
 from xlalite.ir.builder import finish, new_function
@@ -47,8 +47,10 @@ def leaf_array(leaf: object, where: str) -> np.ndarray:
     if isinstance(leaf, (np.ndarray, np.generic)):
         arr = np.asarray(leaf)
     elif isinstance(leaf, (bool, int, float)):
-        arr = np.asarray(leaf)
-        arr = arr.astype(_PYTHON_DEFAULTS.get(arr.dtype.kind, arr.dtype))
+        try:
+            arr = python_array(leaf)
+        except OverflowError as e:
+            raise OverflowError(f"{where}: {e}") from None
     else:
         raise TypeError(f"{where} has type {type(leaf).__name__}; jit takes arrays, Python "
                         "scalars and tuples/lists/dicts of them (mark other arguments static "
