@@ -5,20 +5,37 @@ hash covers the module's full text (so the IR structure, the backend options and
 digest of hand-written libraries the target writes into its header) and the xlalite, Numba,
 llvmlite and NumPy versions. The file is imported like a normal module, so its
 ``@njit(cache=True)`` function is also cached by Numba next to it: a second process loads
-machine code instead of compiling. A file whose contents do not hash to its name (truncated,
-edited, half-written) is reported once and rewritten; Numba's own cache files are deleted
-with it. The cache directory is ``$XLALITE_CACHE_DIR``, else ``$XDG_CACHE_HOME/xlalite``, else
-``~/.cache/xlalite``.
+machine code instead of compiling. The cache directory is ``$XLALITE_CACHE_DIR``, else
+``$XDG_CACHE_HOME/xlalite``, else ``~/.cache/xlalite``.
+
+What is trusted, and how little (``docs/security.md``):
+
+* the directory must be ours and writable by no one else (created 0700; one that others can
+  write is refused, as ccache and pip refuse theirs), so only the user can plant files;
+* a kernel's source is executed only after it hashes to its file name, and is compiled from
+  that text: no ``.pyc`` is ever read or written;
+* Numba's own cache files (``__pycache__/xlk_<key>.*``: an index that Numba unpickles, and
+  machine code) are used only when they match the manifest of hashes recorded beside the
+  kernel when they were written; anything else is deleted and compiled anew;
+* a corrupt or planted entry (truncated, edited, swapped, a folder where a file should be) is
+  reported once and rebuilt, never trusted and never a traceback.
+
+Loading and compiling are serialized within a process (one lock) and atomic between
+processes (every file is written under a temporary name of its own, then renamed).
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import json
 import os
 import shutil
+import stat
 import sys
+import tempfile
+import threading
 import time
+import types
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,11 +49,39 @@ import numpy as np
 from xlalite.version import __version__
 
 
+class CacheError(RuntimeError):
+    """The kernel cache directory cannot be used safely; the message says why and what to do."""
+
+
 def cache_dir() -> Path:
     if os.environ.get("XLALITE_CACHE_DIR"):
         return Path(os.environ["XLALITE_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "xlalite"
+
+
+def private_dir(path: Path) -> Path:
+    """`path` as a directory only this user can write: created 0700 when missing; refused
+    (CacheError) when it is not a directory, belongs to another user, or others can write it."""
+    fix = "set XLALITE_CACHE_DIR to a directory of your own"
+    if path.exists() and not path.is_dir():
+        raise CacheError(f"xlalite's kernel cache {path} is not a directory; remove it or {fix}")
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.stat()
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise CacheError(f"xlalite's kernel cache {path} belongs to another user; {fix}")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise CacheError(f"xlalite's kernel cache {path} can be written by other users (mode "
+                         f"{stat.filemode(info.st_mode)}): its code would run as you; "
+                         f"`chmod go-w {path}` or {fix}")
+    return path
+
+
+def kernels_dir() -> Path:
+    """The checked folder kernel modules live in."""
+    root = cache_dir()
+    private_dir(root)
+    return private_dir(root / "kernels")
 
 
 def file_digest(paths: list[Path]) -> str:
@@ -90,52 +135,112 @@ _LOADED: dict[str, object] = {}
 
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(text)
+    # a temporary name of its own for every writer, thread or process
+    fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
     os.replace(tmp, path)  # atomic: readers never see half a file
+
+
+def _numba_files(path: Path) -> list[Path]:
+    """Numba's cache files of the kernel module at `path` (its index and machine code)."""
+    pycache = path.parent / "__pycache__"
+    return sorted(f for f in pycache.glob(f"{path.stem}.*") if f.is_file()) \
+        if pycache.is_dir() else []
+
+
+def _manifest(path: Path) -> Path:
+    return path.with_suffix(".manifest")
+
+
+def _hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _purge_numba_cache(path: Path) -> None:
     pycache = path.parent / "__pycache__"
     if pycache.is_dir():
         for f in pycache.glob(f"{path.stem}.*"):
-            f.unlink(missing_ok=True)
+            if f.is_dir():
+                shutil.rmtree(f, ignore_errors=True)
+            else:
+                f.unlink(missing_ok=True)
+    _manifest(path).unlink(missing_ok=True)
 
 
-def load_module(text: str):
-    """The ``kernel`` of a complete kernel module's `text` (any backend's), cached on disk
-    under the hash of the text and the tool versions; a corrupt file is rewritten."""
-    key = _digest(text)
-    if key in _LOADED:
-        STATS.memory_hits += 1
-        return _LOADED[key]
-    path = cache_dir() / "kernels" / f"xlk_{key}.py"
+def _verify_numba_cache(path: Path) -> None:
+    """Delete Numba's cache files of `path` unless they are exactly those its manifest lists
+    (Numba unpickles its index: a planted or swapped file must never be read)."""
+    files = _numba_files(path)
+    if not files:
+        return
     try:
-        on_disk = path.read_text() if path.exists() else None
-    except (OSError, UnicodeDecodeError):
-        on_disk = ""
-    if on_disk is None:
-        STATS.misses += 1
-        _write(path, text)
-    elif _digest(on_disk) != key:
-        if key not in STATS.reported:
-            warnings.warn(f"xlalite: corrupt kernel cache entry {path} was rebuilt", stacklevel=3)
-            STATS.reported.add(key)
+        recorded = json.loads(_manifest(path).read_text(encoding="utf-8"))
+        ok = isinstance(recorded, dict) and recorded == {f.name: _hash(f) for f in files}
+    except (OSError, ValueError):
+        ok = False
+    if not ok:
+        if str(path) not in STATS.reported:
+            warnings.warn(f"xlalite: compiled cache files of {path.name} do not match their "
+                          "manifest; they were deleted and the kernel is compiled anew",
+                          stacklevel=3)
+            STATS.reported.add(str(path))
         STATS.rebuilt += 1
         _purge_numba_cache(path)
-        _write(path, text)
-    else:
-        STATS.disk_hits += 1
-    name = f"xlalite_kernel_{key}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # Numba's cache re-imports the module by name
-    spec.loader.exec_module(module)
-    module.kernel.xlalite_path = path
-    _LOADED[key] = module.kernel
-    STATS.kernels_loaded += 1
-    return module.kernel
+
+
+def _record_numba_cache(path: Path) -> None:
+    """Write the manifest of the cache files Numba has just written for `path`."""
+    files = _numba_files(path)
+    if files:
+        _write(_manifest(path), json.dumps({f.name: _hash(f) for f in files}, sort_keys=True))
+
+
+_LOCK = threading.RLock()  # one thread at a time loads or compiles kernels
+
+
+def load_module(text: str) -> Any:
+    """The ``kernel`` of a complete kernel module's `text` (any backend's), cached on disk
+    under the hash of the text and the tool versions; a corrupt entry is rebuilt."""
+    key = _digest(text)
+    with _LOCK:
+        if key in _LOADED:
+            STATS.memory_hits += 1
+            return _LOADED[key]
+        path = kernels_dir() / f"xlk_{key}.py"
+        try:
+            on_disk: str | None = path.read_text(encoding="utf-8") if path.exists() else None
+        except (OSError, UnicodeDecodeError):  # unreadable, not text, or a folder
+            on_disk = ""
+        if on_disk is None:
+            STATS.misses += 1
+            _purge_numba_cache(path)  # leftovers of an entry deleted by hand
+            _write(path, text)
+        elif _digest(on_disk) != key:
+            if key not in STATS.reported:
+                warnings.warn(f"xlalite: corrupt kernel cache entry {path} was rebuilt",
+                              stacklevel=3)
+                STATS.reported.add(key)
+            STATS.rebuilt += 1
+            _purge_numba_cache(path)
+            if path.is_dir():
+                shutil.rmtree(path)
+            _write(path, text)
+        else:
+            STATS.disk_hits += 1
+        name = f"xlalite_kernel_{key}"
+        module = types.ModuleType(name)
+        module.__file__ = str(path)
+        # compiled from the text just checked, never from bytecode on disk; registered by
+        # name because Numba's cache looks the module up there
+        code = compile(text, str(path), "exec", dont_inherit=True)
+        sys.modules[name] = module
+        exec(code, module.__dict__)
+        kernel = module.__dict__["kernel"]
+        kernel.xlalite_path = path
+        _LOADED[key] = kernel
+        STATS.kernels_loaded += 1
+        return kernel
 
 
 def compile_for(kernel: Any, arrays: Sequence[object]) -> None:
@@ -143,13 +248,21 @@ def compile_for(kernel: Any, arrays: Sequence[object]) -> None:
     sig = tuple(numba.typeof(a) for a in arrays)
     if sig in kernel.overloads:
         return
+    with _LOCK:
+        _compile_for(kernel, sig)
+
+
+def _compile_for(kernel: Any, sig: tuple) -> None:
+    if sig in kernel.overloads:  # another thread compiled it meanwhile
+        return
+    path = kernel.xlalite_path
+    _verify_numba_cache(path)
     hits = kernel.stats.cache_hits.copy() if hasattr(kernel, "stats") else {}
     start = time.perf_counter()
     try:
         kernel.compile(sig)
     except Exception as e:  # Numba's cached machine code would not load: rebuild it
-        path = kernel.xlalite_path
-        if not any((path.parent / "__pycache__").glob(f"{path.stem}.*")):
+        if not _numba_files(path):
             raise  # nothing cached to blame: a genuine compile error
         if str(path) not in STATS.reported:
             warnings.warn(f"xlalite: unusable compiled cache for {path} ({type(e).__name__}); "
@@ -159,6 +272,7 @@ def compile_for(kernel: Any, arrays: Sequence[object]) -> None:
         _purge_numba_cache(path)
         kernel._cache.flush() if hasattr(kernel, "_cache") else None
         kernel.compile(sig)
+    _record_numba_cache(path)
     STATS.compile_seconds += time.perf_counter() - start
     STATS.timings.append(time.perf_counter() - start)
     new_hits = kernel.stats.cache_hits if hasattr(kernel, "stats") else {}

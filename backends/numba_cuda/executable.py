@@ -64,7 +64,9 @@ class CudaExecutable(Executable):
         return out
 
     def __call__(self, *args: object, to_numpy: bool = False) -> tuple:
-        results = self._driver(self.to_device(args), self.consts, self.views)
+        device_args = self.to_device(args)
+        with self.lock:  # calls share the arena: they take turns
+            results = self._driver(device_args, self.consts, self.views)
         out = tuple(DeviceArray(r, t.shape) for r, t in zip(results, self.result_types, strict=True))
         return tuple(r.numpy() for r in out) if to_numpy else out
 
