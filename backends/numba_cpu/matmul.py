@@ -85,8 +85,7 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, appro
         k, alpha = acc
         if alias != k:
             lines.append(f"    out[...] = in{k}")
-        alpha_text = literal(alpha, DType.F64)  # inf and nan spelled as np.inf, np.nan
-        lines.append(f"    blas.matmul({li}, trans_a, {ri}, trans_b, out, slots, {alpha_text}, 1.0)")
+        lines.append(f"    blas.matmul({li}, trans_a, {ri}, trans_b, out, slots, {alpha}, 1.0)")
         return "\n".join(lines) + "\n", 0, extents
     if plain:  # BLAS takes a transposed operand as a flag, so the weight is never copied
         lines.append(f"    blas.matmul({li}, trans_a, {ri}, trans_b, {product}, slots)")
@@ -111,24 +110,42 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, appro
     return "\n".join(lines) + "\n", scratch, extents
 
 
+def _scalar(v: Value, inputs: Sequence[Value]) -> str | None:
+    """`v` as the source of one f64 number, when it repeats one: a splat constant, or a
+    broadcast of a rank-0 input (optionally cast), such as a learning rate read at run time."""
+    s = splat_of(v)
+    if s is not None:
+        return literal(float(s), DType.F64)  # inf and nan spelled as np.inf, np.nan
+    op = v.owner if isinstance(v.owner, Op) else None
+    if op is None or op.name != "xl.broadcast_in_dim" or op.operands[0].type.rank != 0:
+        return None
+    src = op.operands[0]
+    if isinstance(src.owner, Op) and src.owner.name == "xl.cast":
+        src = src.owner.operands[0]
+    return f"np.float64(in{inputs.index(src)}[()])" if src in inputs and src.type.rank == 0 \
+        else None
+
+
 def accumulation(ops: Sequence[Op], dot: Op, inputs: Sequence[Value],
-                 root: Value) -> tuple[int, float] | None:
+                 root: Value) -> tuple[int, str] | None:
     """(k, alpha) when the group computes ``inputs[k] + alpha * dot`` (through one optional
-    scaling by a splat constant and an add or a sub) with inputs[k] not an operand of the
-    product; None otherwise."""
-    product, alpha = dot.results[0], 1.0
-    chain = [op for op in ops if op is not dot and op.name != "xl.constant"]
+    scaling by a scalar, see _scalar, and an add or a sub) with inputs[k] not an operand of
+    the product; alpha is the source of an f64 number. None otherwise."""
+    product, alpha = dot.results[0], "1.0"
+    chain = [op for op in ops if op is not dot and op.name != "xl.constant"  # scalar parts:
+             and not (op.name == "xl.cast" and op.results[0].type.rank == 0)
+             and not (op.name == "xl.broadcast_in_dim" and _scalar(op.results[0], inputs))]
     if len(chain) == 2 and chain[0].name == "xl.mul":
-        factors = [splat_of(v) for v in chain[0].operands if v is not product]
+        factors = [_scalar(v, inputs) for v in chain[0].operands if v is not product]
         if product not in chain[0].operands or len(factors) != 1 or factors[0] is None:
             return None
-        product, alpha = chain[0].results[0], float(factors[0])
+        product, alpha = chain[0].results[0], factors[0]
         chain = chain[1:]
     if len(chain) != 1 or chain[0].name not in ("xl.add", "xl.sub") or chain[0].results[0] is not root:
         return None
     lhs, rhs = chain[0].operands
     if chain[0].name == "xl.sub" and rhs is product:
-        alpha = -alpha
+        alpha = f"-{alpha}"
     elif not (chain[0].name == "xl.add" and product in (lhs, rhs)):
         return None  # product - C would need C negated
     c = rhs if lhs is product else lhs

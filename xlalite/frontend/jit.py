@@ -51,11 +51,11 @@ class Lowered:
     pipeline: list[Pass] | None  # None: the backend's default pipeline
     state_in: list = field(default_factory=list)  # state tensors passed after the arguments
     state_out: list = field(default_factory=list)  # state tensors returned after the results
-    modules: list = field(default_factory=list)  # (module, training) the trace depended on
+    guards: list = field(default_factory=list)  # (key function, key when traced), see Trace
 
     def guards_hold(self) -> bool:
         """Whether this trace still describes the program: same state types, same modes."""
-        return (all(m.training == mode for m, mode in self.modules)
+        return (all(key() == then for key, then in self.guards)
                 and all(x.type == t for x, t in zip(self.state_in, self._state_types)))
 
     def __post_init__(self) -> None:
@@ -150,7 +150,7 @@ class Jitted:
         names = [self._param_name(i) for i in range(len(args))]
         traced = trace(self.fn, args, self._statics(len(args)), names)
         return Lowered(traced.module, traced.out_tree, self.backend, self.pipeline,
-                       traced.state_in, traced.state_out, traced.modules)
+                       traced.state_in, traced.state_out, traced.guards)
 
     def lower(self, *args: object, **kwargs: object) -> Lowered:
         """Trace for these arguments' signature without compiling or running."""

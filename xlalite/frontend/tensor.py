@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import numpy as np
@@ -219,7 +219,15 @@ class Trace:
         self.written: dict[int, Tensor] = {}  # id -> state tensor assigned in this trace
         self.grads: dict[int, Tracer] = {}  # id -> gradient computed by backward() here
         self.saved_grads: dict[int, tuple[Tensor, Tensor | None]] = {}  # .grad before the trace
-        self.modules: dict[int, tuple[object, bool]] = {}  # modules called, training flag
+        # what the traced program assumed of Python objects it cannot see into: id ->
+        # (a function computing the object's key now, the key while tracing); a modules'
+        # mode and parameter objects, an optimizer's constant hyperparameters
+        self.guards: dict[int, tuple[Callable[[], object], object]] = {}
+
+    def guard(self, obj: object, key: Callable[[], object]) -> None:
+        """Record that the program being traced holds only while `key()` stays the same."""
+        if id(obj) not in self.guards:
+            self.guards[id(obj)] = (key, key())
 
     def read_state(self, x: Tensor) -> Value:
         key = id(x)

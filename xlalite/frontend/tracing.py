@@ -80,7 +80,7 @@ class Traced:
     out_tree: TreeDef
     state_in: list = field(default_factory=list)  # state tensors read (trailing arguments)
     state_out: list = field(default_factory=list)  # state tensors written (trailing results)
-    modules: list = field(default_factory=list)  # (module, training flag) seen while tracing
+    guards: list = field(default_factory=list)  # (key function, key while tracing)
 
     @property
     def function(self) -> Function:
@@ -136,7 +136,7 @@ def trace(fn: Callable, args: Sequence[object], statics: frozenset[int] = frozen
         position = {id(x): i for i, x in enumerate(state_in)}  # by identity: == is elementwise
         func.attributes["donate"] = tuple(first + position[id(x)] for x in state_out)
     return Traced(verify(module), in_trees, out_tree, state_in, state_out,
-                  list(tr.modules.values()))
+                  list(tr.guards.values()))
 
 
 def inline_function(func: Function, inputs: Sequence[TensorBase], trace_: Trace) -> list[Tracer]:

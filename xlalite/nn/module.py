@@ -109,9 +109,13 @@ class Module:
     # --- calling ---------------------------------------------------------------------
     def __call__(self, *args: object, **kwargs: object):
         trace = active_trace()
-        if trace is not None:  # a compiled function depends on this module's mode
-            trace.modules[id(self)] = (self, self.training)
+        if trace is not None:  # a compiled function depends on this module's mode and on
+            trace.guard(self, self._trace_key)  # which parameter objects it holds
         return self.forward(*args, **kwargs)
+
+    def _trace_key(self) -> tuple:
+        return (self.training, tuple((name, id(t)) for name, t in self._parameters.items()),
+                tuple((name, id(t)) for name, t in self._buffers.items()))
 
     def forward(self, *args: object, **kwargs: object):
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")

@@ -4,6 +4,11 @@ Updates are written with ``assign``: eagerly they overwrite parameters in place,
 jitted training step they become part of the compiled program, with parameters and optimizer
 state (momentum, Adam moments, step count) passed in and donated back, so nothing is copied
 per step.
+
+The learning rate is state too (a scalar buffer the compiled step reads), so ``opt.lr = x``
+or a scheduler (``xlalite.optim.lr_scheduler``) changes it with no recompilation. The other
+hyperparameters are constants of the compiled program: changing one (or the parameter list)
+makes the next call of a jitted step trace again, never run with the old value.
 """
 
 from __future__ import annotations
@@ -14,7 +19,27 @@ import numpy as np
 
 from xlalite.frontend import numpy_api as xl
 from xlalite.frontend.state import Buffer, Parameter
-from xlalite.frontend.tensor import no_grad
+from xlalite.frontend.tensor import active_trace, no_grad
+
+#: names of the constant hyperparameters each optimizer keys its compiled steps on
+_CONSTANTS = ("momentum", "dampening", "weight_decay", "nesterov", "b1", "b2", "eps")
+
+
+class _Group(dict):
+    """``param_groups[0]`` as in torch: reading or writing ``"lr"`` goes to the optimizer."""
+
+    def __init__(self, opt: Optimizer):
+        super().__init__(params=opt.params)
+        self._opt = opt
+
+    def __getitem__(self, key: str) -> object:
+        return self._opt.lr if key == "lr" else super().__getitem__(key)
+
+    def __setitem__(self, key: str, value: object) -> None:
+        if key == "lr":
+            self._opt.lr = float(value)  # type: ignore[arg-type]
+        else:
+            super().__setitem__(key, value)
 
 
 class Optimizer:
@@ -22,8 +47,27 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError("optimizer got an empty parameter list")
-        self.lr = lr
+        self._lr = Buffer(np.array(lr, np.float64), name="lr")  # f64: the value as given
         self.state: dict[int, dict[str, Buffer]] = {}
+        self.param_groups = [_Group(self)]
+        self.initial_lr: float | None = None  # set by the first scheduler (lr_scheduler.py)
+
+    @property
+    def lr(self) -> float:
+        """The learning rate; setting it takes effect at the next step, compiled or not."""
+        return float(self._lr.array)
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr.assign(np.array(value, np.float64))
+
+    def rate(self, p: Parameter):
+        """The learning rate as a scalar of `p`'s dtype (a run-time input of a compiled step)."""
+        return xl.astype(self._lr, p.dtype)
+
+    def _trace_key(self) -> tuple:
+        return (tuple(id(p) for p in self.params),
+                tuple((k, getattr(self, k)) for k in _CONSTANTS if hasattr(self, k)))
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -37,6 +81,9 @@ class Optimizer:
         return slots[name]
 
     def step(self) -> None:
+        trace = active_trace()
+        if trace is not None:  # the compiled step holds these constants and parameters
+            trace.guard(self, self._trace_key)
         with no_grad():
             self._begin()
             for p in self.params:
@@ -74,7 +121,7 @@ class SGD(Optimizer):
             new = xl.where(self._first > 0, buf * self.momentum + (1 - self.dampening) * g, g)
             buf.assign(new)
             g = g + self.momentum * new if self.nesterov else new
-        p.assign(p - self.lr * g)
+        p.assign(p - self.rate(p) * g)
 
 
 class Adam(Optimizer):
@@ -104,8 +151,9 @@ class Adam(Optimizer):
         v.assign(v_new)
         c1, c2 = xl.astype(self._c1, p.dtype), xl.astype(self._c2, p.dtype)
         step = (m_new / c1) / (xl.sqrt(v_new / c2) + self.eps)
-        base = p * (1 - self.lr * self.weight_decay) if self.decoupled else p
-        p.assign(base - self.lr * step)
+        lr = self.rate(p)
+        base = p * (1 - lr * self.weight_decay) if self.decoupled else p
+        p.assign(base - lr * step)
 
 
 class AdamW(Adam):
