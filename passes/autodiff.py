@@ -22,10 +22,10 @@ from xlalite.ir.builder import Builder
 from xlalite.ir.core import TERMINATORS, Function, Module, Value, clone_op
 from xlalite.ops.emit import Emitter
 from xlalite.ops.registry import get_op
-from xlalite.passes.manager import Pass, register_pass
+from xlalite.passes.manager import Pass, PassError, register_pass
 
 
-class AutodiffError(ValueError):
+class AutodiffError(PassError):
     """The requested derivative does not exist or cannot be built."""
 
 
@@ -33,12 +33,13 @@ def _check_wrt(func: Function, wrt: Sequence[int]) -> None:
     for i in wrt:
         if not 0 <= i < len(func.args):
             raise AutodiffError(f"@{func.name} has {len(func.args)} arguments; cannot "
-                                f"differentiate with respect to #{i}")
+                                f"differentiate with respect to #{i}", func.loc)
         arg = func.args[i]
         if not arg.type.dtype.is_float:
             name = f" ('{arg.name_hint}')" if arg.name_hint else ""
             raise AutodiffError(f"cannot differentiate with respect to argument #{i}{name} of "
-                                f"type {arg.type}: only floating-point values have gradients")
+                                f"type {arg.type}: only floating-point values have gradients",
+                                func.loc)
 
 
 def vjp_function(func: Function, wrt: Sequence[int], seed: int | None = 0,
@@ -51,7 +52,8 @@ def vjp_function(func: Function, wrt: Sequence[int], seed: int | None = 0,
         if out is None or out.type.rank != 0 or not out.type.dtype.is_float:
             shown = out.type if out is not None else "nothing"
             raise AutodiffError(f"gradients need a scalar floating-point output; output #{seed} "
-                                f"of @{func.name} is {shown} (use a vjp with cotangents)")
+                                f"of @{func.name} is {shown} (use a vjp with cotangents)",
+                                func.loc)
     ct_types = [] if seed is not None else [v.type for v in outputs]
     names = [a.name_hint for a in func.args] + [f"ct{i}" for i in range(len(ct_types))]
     new = Function(name or func.name, func.arg_types + ct_types, [], names, func.loc)
@@ -88,7 +90,7 @@ def vjp_function(func: Function, wrt: Sequence[int], seed: int | None = 0,
         if not opdef.differentiable:
             continue  # declared: no gradient flows through this op
         if opdef.vjp is None:
-            raise AutodiffError(f"no VJP rule for '{op.name}'")
+            raise AutodiffError(f"no VJP rule for '{op.name}'", op.loc)
         b.loc = op.loc  # gradient ops point at the forward op's source line
         cts = [c if c is not None else e.zeros(r) for c, r in zip(cts, op.results)]
         op_grads = opdef.vjp(e, op, cts[0] if len(cts) == 1 else cts)

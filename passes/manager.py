@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, TextIO
 
 from xlalite.ir.core import Function, Module
-from xlalite.ir.diagnostics import XirError
+from xlalite.ir.diagnostics import UNKNOWN, Diagnostic, Location, XirError
 from xlalite.ir.verifier import verify
 from xlalite.options import (
     SpecError,
@@ -37,6 +37,15 @@ from xlalite.options import (
 
 class PipelineError(SpecError):
     """A malformed pipeline spec, an unknown pass or an unknown/ill-typed option."""
+
+
+class PassError(ValueError):
+    """A pass cannot do what was asked of this IR (the IR is valid; the request is not): a
+    user error, reported by run_pipeline as a located diagnostic naming the pass."""
+
+    def __init__(self, message: str, loc: Location | None = None):
+        super().__init__(message)
+        self.loc = loc
 
 
 @dataclass(frozen=True)
@@ -143,7 +152,10 @@ def run_pipeline(module: Module, pipeline: str | Sequence[Pass],
     out = inst.out or sys.stderr
     for p in passes:
         start = time.perf_counter()
-        stats = p.apply(module) or {}
+        try:
+            stats = p.apply(module) or {}
+        except PassError as e:
+            raise XirError(Diagnostic(e.loc or UNKNOWN, f"pass '{p.name}': {e}")) from None
         records.append(PassRecord(p.name, time.perf_counter() - start, dict(stats)))
         if inst.verify_each:
             verify_after(module, p)

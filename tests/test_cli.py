@@ -94,3 +94,23 @@ def test_split_input_file_prints_chunks_with_separator():
     r = run_cli("-", "--split-input-file", stdin=GOOD + "// -----\n" + GOOD.replace("@f", "@g"))
     assert r.returncode == 0, r.stderr
     assert r.stdout == CANONICAL + "// -----\n" + CANONICAL.replace("@f", "@g")
+
+
+def test_a_pass_that_cannot_apply_is_a_located_error_not_a_bug(capsys):
+    assert main(["examples/ir/softmax.xir", "-p", "autodiff"]) == 1
+    err = capsys.readouterr().err
+    assert "examples/ir/softmax.xir:1:6: error: pass 'autodiff': gradients need a scalar" in err
+    assert "internal error" not in err
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path, capsys):
+    path = tmp_path / "bom.xir"
+    path.write_text("\ufeff" + GOOD, encoding="utf-8")
+    assert main([str(path)]) == 0
+    assert capsys.readouterr().out == CANONICAL
+
+
+def test_unprintable_text_in_a_diagnostic_does_not_crash_the_cli():
+    bad = GOOD.replace('"xl.add"', '"xl.\\ud800"')  # an unknown op named with a lone surrogate
+    r = run_cli("-", stdin=bad)
+    assert r.returncode == 1 and "unknown op" in r.stderr and "internal error" not in r.stderr

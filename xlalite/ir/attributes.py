@@ -103,6 +103,10 @@ class StrAttr(AttrKind):
     def normalize(self, value: object) -> str:
         if not isinstance(value, str):
             raise AttrError(f"expected {self.name}, got {_show(value)}")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: it could not be printed or written
+            raise AttrError("strings must be valid Unicode text (no lone surrogates)") from None
         return value
 
 

@@ -81,6 +81,13 @@ class _Walker:
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else None
         return Location(self.filename, line + self.line_offset, col, text)
 
+    def integer(self, tok: Node) -> int:
+        """An integer literal; one of more digits than Python converts is an error there."""
+        try:
+            return int(tok)
+        except ValueError:
+            raise self.error(tok, f"integer literal of {len(str(tok))} digits is too long") from None
+
     def loc_of(self, item: Node) -> Location:
         if isinstance(item, Token):
             return self.loc(item.line or 0, item.column or 0)
@@ -112,9 +119,9 @@ class _Walker:
         except ValueError as e:
             raise self.error(name, str(e)) from None
         for d in dims:
-            if int(d) < 0:
+            if self.integer(d) < 0:
                 raise self.error(d, f"dimension must be non-negative, got {d}")
-        return TensorType(tuple(int(d) for d in dims), dtype)
+        return TensorType(tuple(self.integer(d) for d in dims), dtype)
 
     def result_types(self, tree: Node) -> list[TensorType]:
         return [self.tensor_type(t) for t in tree.children]
@@ -221,7 +228,7 @@ class _Walker:
     def attr_value(self, item: Node) -> object:
         kind = item.data
         if kind == "int_attr":
-            return int(item.children[0])
+            return self.integer(item.children[0])
         if kind == "float_attr":
             return float(item.children[0])
         if kind == "string_attr":
@@ -274,12 +281,42 @@ def _with_defaults(name: str, attrs: dict[str, object]) -> dict[str, object]:
         return attrs
 
 
+#: deepest nesting of brackets, braces and parentheses the parser accepts: deeper text
+#: would overflow Python's stack in the tree walk (real programs nest a handful of levels)
+MAX_NESTING = 200
+_OPEN, _CLOSE = "([{", ")]}"
+
+
+def _check_nesting(text: str, walker: _Walker) -> None:
+    """A located diagnostic for text nested deeper than MAX_NESTING (strings skipped)."""
+    depth, line, col, in_string, escaped = 0, 1, 0, False, False
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+        if in_string:
+            in_string = escaped or ch != '"'
+            escaped = not escaped and ch == "\\"
+            continue
+        if ch == '"':
+            in_string = True
+        elif ch in _OPEN:
+            depth += 1
+            if depth > MAX_NESTING:
+                raise XirError(Diagnostic(walker.loc(line, col),
+                                          f"nesting deeper than {MAX_NESTING} levels"))
+        elif ch in _CLOSE:
+            depth -= 1
+
+
 def parse_module(text: str, filename: str = "<string>", line_offset: int = 0) -> Module:
     """Parse `.xir` text into a Module (not yet verified). Raises XirError on bad input.
 
     `line_offset` is added to reported line numbers (for chunks of a split file).
     """
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark, as editors may write one
     walker = _Walker(text, filename, line_offset)
+    _check_nesting(text, walker)
     try:
         tree = _lark().parse(text)
     except lark.exceptions.UnexpectedCharacters as e:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from xlalite.backends.base import Backend, TargetError, describe_targets, get_backend
+from xlalite.backends.base import Backend, CodegenError, TargetError, describe_targets, get_backend
 from xlalite.compiler import emit_source, optimize
 from xlalite.ir.diagnostics import Diagnostic, Location, XirError
 from xlalite.ir.parser import parse_module
@@ -234,6 +234,10 @@ def run(argv: Sequence[str] | None = None) -> int:
             print(str(e), file=sys.stderr)
             failed = True
             continue
+        except CodegenError as e:  # valid IR the target cannot compile (an unsupported op)
+            print(f"{filename}: error: {args.target}: {e}", file=sys.stderr)
+            failed = True
+            continue
         outputs.append(ir)
         for r in reports:
             sys.stderr.write(r)
@@ -254,6 +258,9 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point: never lets a traceback reach the user unless XLALITE_DEBUG=1."""
+    for stream in (sys.stdout, sys.stderr):  # a lone surrogate in the input must not crash
+        if hasattr(stream, "reconfigure"):  # printing the diagnostic that names it
+            stream.reconfigure(errors="backslashreplace")
     try:
         return run(argv)
     except KeyboardInterrupt:
