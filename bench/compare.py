@@ -49,13 +49,15 @@ def main() -> None:
     parser.add_argument("after", help="PYTHON:ROOT of the second checkout")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per version (default 3)")
     parser.add_argument("--label", default="before_after", help="name of the JSON file")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS),
+                        help="comma-separated subset of W1..W5 (default: all)")
     args = parser.parse_args()
     versions = {"before": args.before.split(":", 1), "after": args.after.split(":", 1)}
     caches = {v: tempfile.mkdtemp(prefix=f"xlalite_{v}_") for v in versions}
     runs: dict[str, dict[str, list[dict]]] = {}
     for k in range(args.rounds):
         order = list(versions) if k % 2 == 0 else list(versions)[::-1]
-        for w in WORKLOADS:
+        for w in args.workloads.split(","):
             for v in order:
                 python, root = versions[v]
                 code = PROBE.format(bench=str(Path(root) / "bench"), w=w,

@@ -85,3 +85,21 @@ def test_mutated_ir_gives_diagnostic_or_valid_module(seed_index, rnd_seed, steps
         return
     printed = print_module(module)
     assert print_module(verify(parse_module(printed))) == printed
+
+
+@settings(max_examples=scaled(300), deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 4), st.integers(0, 3))
+def test_mutated_ir_through_passes_and_codegen_is_never_an_internal_error(rnd_seed, steps, mode):
+    """Through xlalite-opt as users run it (passes, the target pipeline, code generation), on
+    every seed above plus the shapes of input that once broke it (tests/fuzz_campaign.py):
+    hand-written fusions, planner attributes, huge splats, non-finite literals, deep nesting."""
+    from tests.fuzz_campaign import EXTRA, MODES, classify
+
+    rnd = random.Random(rnd_seed)
+    text = mutate(rnd.choice(SEEDS + EXTRA), rnd, steps)
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        outcome = classify(text, MODES[mode], Path(d) / "fuzz.xir")
+    assert outcome in ("ok", "diagnostic"), f"{outcome} for {MODES[mode]} on:\n{text}"
