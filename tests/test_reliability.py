@@ -50,3 +50,18 @@ def test_python_ints_that_do_not_fit_raise_as_in_numpy():
     np.testing.assert_array_equal(xl.jit(lambda x: x + 2 ** 40)(np.ones(2, np.int64)),
                                   np.ones(2, np.int64) + 2 ** 40)
     assert xl.jit(lambda x: x)(2 ** 31 - 1) == 2 ** 31 - 1
+
+
+@pytest.mark.parametrize("shape, axes", [((4, 6, 5, 5), (0, 2, 3)), ((70, 6), (0,)),
+                                         ((3, 200), (1,)), ((500,), (0,))])
+def test_reduction_epilogues_read_run_time_scalars_in_parallel_kernels(shape, axes):
+    """A bias update ``b - lr * sum(g)`` with the learning rate a rank-0 input: Numba's
+    parfor lowering once rejected the scalar read inside the prange body (LeNet's step)."""
+    def f(x, lr, b):
+        return b - lr * x.sum(axis=axes) * 2.0 + lr
+
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    out_shape = tuple(d for i, d in enumerate(shape) if i not in axes)
+    lr, b = np.float32(0.1), np.ones(out_shape, np.float32)
+    got = xl.jit(f, backend="numba-cpu{parallel=true}")(x, lr, b)
+    np.testing.assert_allclose(got, b - lr * x.sum(axis=axes) * 2 + lr, rtol=1e-4, atol=1e-4)

@@ -130,8 +130,14 @@ def reduction_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
                                             f"    acc = {comb('acc', 'lanes[k]')}"])
     for d, stmts in pro.buckets.items():
         before.setdefault(d, []).extend(stmts)
-    epi = ExprGen(depth_of, in_names, {red.results[0]: "acc"}, counter, scalars(approx))
+    # the accumulator is known at the output loop's depth, after the reduction loops
+    epi = ExprGen({**depth_of, "acc": n_out}, in_names, {red.results[0]: "acc"}, counter,
+                  scalars(approx))
     result = epi.at(root, tuple(out_vars))
+    if n_out:  # loop-invariant epilogue values (a learning rate read from a rank-0 input)
+        # are computed before the loops: inside a prange body after the reduction, Numba's
+        # parfor lowering rejects them
+        before.setdefault(0, []).extend(epi.buckets.pop(0, []))
     after.setdefault(n_out, []).extend(stmt for d in sorted(epi.buckets) for stmt in epi.buckets[d])
     after[n_out].append(f"out[{index_text(out_vars)}] = {result}")
     params = ", ".join([f"in{k}" for k in range(len(inputs))] + ["out"]
@@ -180,14 +186,16 @@ def column_reduction_kernel(red: Op, inputs: Sequence[Value], root: Value, paral
     loop = ["for j in range(c1 - c0):"]
     body = ["    o0 = c0 + j"] + ["    " + stmt for stmt in pro.buckets.get(inner, [])]
     body.append(f"    acc[j] = {combine(kind, 'acc[j]', value, dtype.is_float)}")
-    epi = ExprGen({"o0": 1}, in_names, {red.results[0]: "total"}, counter, scalars(approx))
+    epi = ExprGen({"o0": 1, "total": 1}, in_names, {red.results[0]: "total"}, counter,
+                  scalars(approx))
     result = epi.at(root, ("o0",))
+    invariant = epi.buckets.pop(0, [])  # before the prange loop (see reduction_kernel)
     finish = ["for j in range(c1 - c0):", "    o0 = c0 + j", "    total = acc[j]"]
     finish += ["    " + stmt for d in sorted(epi.buckets) for stmt in epi.buckets[d]]
     finish.append(f"    out[o0] = {result}")
     params = ", ".join([f"in{k}" for k in range(len(inputs))] + ["out"]
                        + [f"n{j}" for j in range(len(axes))])
-    lines = [f"def kernel({params}):",
+    lines = [f"def kernel({params}):", *("    " + stmt for stmt in invariant),
              f"    nblocks = (out.shape[0] + {COLUMN_BLOCK - 1}) // {COLUMN_BLOCK}",
              f"    for blk in {'prange' if parallel else 'range'}(nblocks):"]
     for d in range(1, inner):
