@@ -65,3 +65,20 @@ def test_reduction_epilogues_read_run_time_scalars_in_parallel_kernels(shape, ax
     lr, b = np.float32(0.1), np.ones(out_shape, np.float32)
     got = xl.jit(f, backend="numba-cpu{parallel=true}")(x, lr, b)
     np.testing.assert_allclose(got, b - lr * x.sum(axis=axes) * 2 + lr, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("n", [1, 7, 255, 256, 257, 4097, 10**6])
+def test_float_sums_are_as_accurate_as_numpys_pairwise_sum(n):
+    """Blocks in lanes, combined pairwise: error within 10x NumPy's at any length (a
+    sequential accumulator was 100x off at 1e7 elements)."""
+    x = np.random.default_rng(n).random(n, dtype=np.float32)
+    exact = np.sum(x.astype(np.float64))
+    got = float(xl.jit(lambda x: x.sum())(x))
+    tolerance = max(10 * abs(float(np.sum(x)) - exact), 4 * np.finfo(np.float32).eps * exact)
+    assert abs(got - exact) <= tolerance
+    for axes, shape in (((0, 1), (3, n, 2)), ((1, 2), (2, 3, n))):  # columns; rows with a prologue
+        x = np.random.default_rng(n).random(shape, dtype=np.float32)
+        exact = (x.astype(np.float64) * 2).sum(axis=axes)
+        numpy_error = np.abs((x * 2).sum(axis=axes) - exact)
+        got = xl.jit(lambda x, axes=axes: (x * 2.0).sum(axis=axes))(x)
+        assert np.all(np.abs(got - exact) <= np.maximum(10 * numpy_error, 8 * np.finfo(np.float32).eps * exact))

@@ -10,7 +10,7 @@ serves every shape with the same structure.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from xlalite.backends.numba_common.expr import ExprGen, combine, index_text, input_names
 from xlalite.backends.numba_common.scalar import literal
@@ -118,16 +118,19 @@ def reduction_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
             row = "row[{}]".format
             loop_vars = red_vars
         n = f"n{last}"
-        before.setdefault(n_out, []).extend([f"lanes = np.empty({LANES}, {np_dtype})",
-                                             f"lanes[:] = {init}", f"acc = {init}"])
-        after.setdefault(row_depth, []).extend([
-            f"for rb in range(0, {n} - {n} % {LANES}, {LANES}):",
-            f"    for k in range({LANES}):",
-            f"        lanes[k] = {comb('lanes[k]', row('rb + k'))}",
-            f"for rt in range({n} - {n} % {LANES}, {n}):",
-            f"    acc = {comb('acc', row('rt'))}"])
-        after.setdefault(n_out, []).extend([f"for k in range({LANES}):",
-                                            f"    acc = {comb('acc', 'lanes[k]')}"])
+        if kind == "sum" and dtype.is_float:
+            _pairwise_sum(before, after, n_out, row_depth, n, row, np_dtype, init)
+        else:  # max/min are exact in any order; products' rounding is relative per factor
+            before.setdefault(n_out, []).extend([f"lanes = np.empty({LANES}, {np_dtype})",
+                                                 f"lanes[:] = {init}", f"acc = {init}"])
+            after.setdefault(row_depth, []).extend([
+                f"for rb in range(0, {n} - {n} % {LANES}, {LANES}):",
+                f"    for k in range({LANES}):",
+                f"        lanes[k] = {comb('lanes[k]', row('rb + k'))}",
+                f"for rt in range({n} - {n} % {LANES}, {n}):",
+                f"    acc = {comb('acc', row('rt'))}"])
+            after.setdefault(n_out, []).extend([f"for k in range({LANES}):",
+                                                f"    acc = {comb('acc', 'lanes[k]')}"])
     for d, stmts in pro.buckets.items():
         before.setdefault(d, []).extend(stmts)
     # the accumulator is known at the output loop's depth, after the reduction loops
@@ -156,6 +159,53 @@ def reduction_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
 
     emit(0)
     return "\n".join(lines) + "\n", tuple(src.type.shape[a] for a in axes)
+
+
+#: float sums add blocks of this many elements in LANES lanes, then the block sums pairwise
+PAIRWISE_BLOCK = 256
+#: pairwise levels kept per output: 2^64 blocks, more than any array has
+PAIRWISE_LEVELS = 64
+
+
+def _pairwise_sum(before: dict[int, list[str]], after: dict[int, list[str]], n_out: int,
+                  row_depth: int, n: str, row: Callable[[str], str], np_dtype: str,
+                  init: str) -> None:
+    """A float sum whose rounding error grows with log(n), as NumPy's pairwise sum: each row
+    is cut into blocks of PAIRWISE_BLOCK, a block is summed in LANES vectorized lanes (at most
+    PAIRWISE_BLOCK / LANES additions each), and the block sums are combined pairwise as they
+    come, like a binary counter (``levels[k]`` holds the sum of 2^k blocks), over all rows of
+    one output. A sequential accumulator was 2.7e-6 off on 1e7 f32 values; NumPy 2e-8."""
+    before.setdefault(n_out, []).extend([
+        f"lanes = np.empty({LANES + PAIRWISE_LEVELS}, {np_dtype})",  # lanes, then the levels
+        "blocks = 0", f"acc = {init}"])
+    after.setdefault(row_depth, []).extend([
+        f"for bs in range(0, {n}, {PAIRWISE_BLOCK}):",
+        f"    be = min(bs + {PAIRWISE_BLOCK}, {n})",
+        f"    lanes[:{LANES}] = {init}",
+        f"    for rb in range(bs, be - (be - bs) % {LANES}, {LANES}):",
+        f"        for k in range({LANES}):",
+        f"            lanes[k] = lanes[k] + {row('rb + k')}",
+        f"    s = {init}",
+        f"    for k in range({LANES}):",
+        "        s = s + lanes[k]",
+        f"    for rt in range(be - (be - bs) % {LANES}, be):",
+        f"        s = s + {row('rt')}",
+        "    level = 0",
+        "    carry = blocks",
+        "    while carry & 1:",  # merge equal-sized partial sums, as in binary addition
+        f"        s = lanes[{LANES} + level] + s",
+        "        level += 1",
+        "        carry >>= 1",
+        f"    lanes[{LANES} + level] = s",
+        "    blocks += 1"])
+    after.setdefault(n_out, []).extend([
+        "level = 0",
+        "carry = blocks",
+        "while carry:",
+        "    if carry & 1:",
+        f"        acc = lanes[{LANES} + level] + acc",
+        "    level += 1",
+        "    carry >>= 1"])
 
 
 COLUMN_BLOCK = 256
