@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from xlalite.ir.core import TERMINATORS, Block, Function, Op, Value, clone_op
 from xlalite.ops.fusion import make_fusion
-from xlalite.ops.registry import FusionKind, Trait, find_op, has_trait
+from xlalite.ops.registry import FusionKind, Trait, find_op, fusion_kind, has_trait
 from xlalite.ops.shape import is_unit_reshape
 from xlalite.passes.manager import FunctionPass, register_pass
 
@@ -35,14 +35,9 @@ def is_reduction(op: Op) -> bool:
     return has_trait(op, Trait.REDUCTION)
 
 
-def _kind(op: Op) -> FusionKind:
-    opdef = find_op(op.name)
-    return opdef.fusion if opdef is not None else FusionKind.OPAQUE
-
-
 def _loop_kind(op: Op) -> FusionKind:
     """Fusion kind, treating unit-dim reshapes as broadcasts (both only re-index)."""
-    return FusionKind.BROADCAST if is_unit_reshape(op) else _kind(op)
+    return FusionKind.BROADCAST if is_unit_reshape(op) else fusion_kind(op)
 
 
 def is_cheap_producer(op: Op) -> bool:
@@ -61,7 +56,7 @@ def can_absorb(op: Op) -> bool:
 
 
 def is_anchor(op: Op) -> bool:
-    return is_reduction(op) or _kind(op) is FusionKind.MATMUL
+    return is_reduction(op) or fusion_kind(op) is FusionKind.MATMUL
 
 
 @dataclass
@@ -115,7 +110,7 @@ class _Planner:
 
     def _visit(self, group: Group, op: Op, exclusive: bool, out_space: bool) -> None:
         group.ops.add(op)
-        if _kind(op) is FusionKind.MATMUL or (not can_absorb(op) and op is group.root):
+        if fusion_kind(op) is FusionKind.MATMUL or (not can_absorb(op) and op is group.root):
             return  # matmul-like and non-absorbing roots read their operands from memory
         root_shape = group.root.results[0].type.shape if group.root.results else None
         for v in op.operands:
@@ -124,7 +119,7 @@ class _Planner:
                 continue
             single_use = len(v.uses) == 1 and len(p.results) == 1
             if (is_anchor(p) and group.anchor is None and op is not p and single_use and exclusive
-                    and out_space and _kind(op) is FusionKind.ELEMENTWISE
+                    and out_space and fusion_kind(op) is FusionKind.ELEMENTWISE
                     and p.results[0].type.shape == root_shape
                     and len(group.ops) < self.max_ops):
                 group.anchor = p
@@ -134,7 +129,7 @@ class _Planner:
                 if len(group.ops) >= self.max_ops:
                     self.materialized[p] = True  # too big: p becomes a kernel of its own
                     continue
-                keeps_space = _kind(p) is FusionKind.ELEMENTWISE and v.type.shape == root_shape
+                keeps_space = fusion_kind(p) is FusionKind.ELEMENTWISE and v.type.shape == root_shape
                 self._visit(group, p, exclusive and single_use, out_space and keeps_space)
 
 

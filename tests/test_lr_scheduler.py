@@ -63,12 +63,8 @@ def test_one_cycle_matches_torchs_schedule():
         sched.step()
 
 
-def test_a_schedule_runs_in_one_compiled_step_without_recompiling():
-    nn.manual_seed(0)
-    model = nn.Linear(4, 2)
-    opt = optim.SGD(model.parameters(), lr=0.5)
-    sched = S.StepLR(opt, step_size=1, gamma=0.5)
-    x = np.ones((3, 4), np.float32)
+def _compiled_step(model: nn.Module, opt: optim.Optimizer) -> xl.Jitted:
+    """One jitted training step of a mean-square loss."""
 
     @xl.jit
     def step(x):
@@ -77,6 +73,17 @@ def test_a_schedule_runs_in_one_compiled_step_without_recompiling():
         opt.step()
         opt.zero_grad()
         return loss
+
+    return step
+
+
+def test_a_schedule_runs_in_one_compiled_step_without_recompiling():
+    nn.manual_seed(0)
+    model = nn.Linear(4, 2)
+    opt = optim.SGD(model.parameters(), lr=0.5)
+    sched = S.StepLR(opt, step_size=1, gamma=0.5)
+    x = np.ones((3, 4), np.float32)
+    step = _compiled_step(model, opt)
 
     rates, weights = [], [model.weight.numpy().copy()]
     for _ in range(4):
@@ -96,14 +103,7 @@ def test_lr_zero_after_the_first_compiled_step_stops_training():
     model = nn.Linear(4, 2)
     opt = optim.Adam(model.parameters(), lr=0.1)
     x = np.ones((3, 4), np.float32)
-
-    @xl.jit
-    def step(x):
-        loss = (model(x) ** 2.0).mean()
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        return loss
+    step = _compiled_step(model, opt)
 
     step(x)
     opt.param_groups[0]["lr"] = 0.0  # the torch spelling works too

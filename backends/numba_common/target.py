@@ -20,7 +20,7 @@ from xlalite.backends.numba_common.program import Program
 from xlalite.backends.numba_common.scalar import ScalarTable
 from xlalite.ir.core import RETURN, Function, Module, Op
 from xlalite.ir.verifier import verify
-from xlalite.ops.registry import FusionKind, Trait, find_op, has_trait
+from xlalite.ops.registry import FusionKind, Trait, find_op, fusion_kind, has_trait
 from xlalite.ops.shape import is_unit_reshape
 from xlalite.passes.legalize import legalize_module
 from xlalite.runtime.executable import Executable
@@ -53,18 +53,13 @@ def code_shape(op: Op, scalars: ScalarTable) -> CodeShape:
     group = group_of(op)[0]
     if any(has_trait(o, Trait.CONVOLUTION) for o in group):
         return CodeShape.CONVOLUTION
-    if any(_fusion_kind(o) is FusionKind.MATMUL for o in group):
+    if any(fusion_kind(o) is FusionKind.MATMUL for o in group):
         return CodeShape.MATMUL
     if any(has_trait(o, Trait.REDUCTION) for o in group):
         return CodeShape.REDUCTION
     if op.name == "xl.fusion" or is_loop_op(op, scalars):
         return CodeShape.LOOP
     return CodeShape.OP
-
-
-def _fusion_kind(op: Op) -> FusionKind:
-    opdef = find_op(op.name)
-    return opdef.fusion if opdef is not None else FusionKind.OPAQUE
 
 
 class NumbaTarget(Backend):

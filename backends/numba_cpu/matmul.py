@@ -15,18 +15,10 @@ from xlalite.ir.core import Op, Value
 from xlalite.ir.rewrite import splat_of
 from xlalite.ir.types import DType
 from xlalite.ops.linalg import free_dims
+from xlalite.ops.registry import work
 
 #: matrix products (and convolutions) with fewer multiply-adds run on one thread
 PARALLEL_MIN_MACS = 1 << 21
-
-
-def dot_macs(dot: Op) -> int:
-    """Multiply-adds of a dot_general: result elements times the contracted extent."""
-    lhs = dot.operands[0].type
-    contracted = 1
-    for d in dot.attributes["contract"][0]:
-        contracted *= lhs.shape[d]
-    return dot.results[0].type.size * contracted
 
 
 def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, approx: bool,
@@ -56,7 +48,7 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, appro
     product = "prod" if (has_epilogue and acc is None
                          and (alias >= 0 or root.type.dtype != dtype)) else "out"
     params = [f"in{k}" for k in range(len(inputs))] + ["out"] + (["scratch"] if product == "prod" else [])
-    if dot_macs(dot) < PARALLEL_MIN_MACS:
+    if work(dot) < PARALLEL_MIN_MACS:  # multiply-adds (dot_general's declared cost)
         slots = 1  # waking a second thread costs more than it saves
     names: tuple[str, ...]
     extents: tuple[int, ...]

@@ -35,8 +35,8 @@ def python_array(data: object, dtype: np.dtype | None = None) -> np.ndarray:
     floats and i32 for ints. An int that does not fit raises OverflowError, as NumPy 2 does,
     instead of wrapping around."""
     if dtype is None:
-        kind = np.asarray(data).dtype.kind
-        dtype = _PYTHON_DEFAULTS.get(kind, np.asarray(data).dtype)
+        natural = np.asarray(data).dtype
+        dtype = _PYTHON_DEFAULTS.get(natural.kind, natural)
     try:
         return np.asarray(data, dtype=dtype)
     except OverflowError as e:

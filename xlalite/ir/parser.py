@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from importlib import resources
 from typing import Any
 
@@ -287,22 +288,20 @@ MAX_NESTING = 200
 _OPEN, _CLOSE = "([{", ")]}"
 
 
+_BRACKETS = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*|[()\[\]{}]')
+
+
 def _check_nesting(text: str, walker: _Walker) -> None:
-    """A located diagnostic for text nested deeper than MAX_NESTING (strings skipped)."""
-    depth, line, col, in_string, escaped = 0, 1, 0, False, False
-    for ch in text:
-        col += 1
-        if ch == "\n":
-            line, col = line + 1, 0
-        if in_string:
-            in_string = escaped or ch != '"'
-            escaped = not escaped and ch == "\\"
-            continue
-        if ch == '"':
-            in_string = True
-        elif ch in _OPEN:
+    """A located diagnostic for text nested deeper than MAX_NESTING (strings and comments
+    skipped). Only brackets are visited, so this costs little next to the parse."""
+    depth = 0
+    for m in _BRACKETS.finditer(text):
+        ch = m.group()
+        if ch in _OPEN:
             depth += 1
             if depth > MAX_NESTING:
+                line = text.count("\n", 0, m.start()) + 1
+                col = m.start() - text.rfind("\n", 0, m.start())
                 raise XirError(Diagnostic(walker.loc(line, col),
                                           f"nesting deeper than {MAX_NESTING} levels"))
         elif ch in _CLOSE:

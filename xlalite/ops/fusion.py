@@ -24,7 +24,17 @@ from xlalite.ir.attributes import EnumAttr
 from xlalite.ir.core import YIELD, Block, Op, Region, Value
 from xlalite.ir.types import DType, TensorType
 from xlalite.ops.emit import Emitter
-from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, Trait, find_op, has_trait, register
+from xlalite.ops.registry import (
+    AttrSpec,
+    FusionKind,
+    OpDef,
+    ShapeError,
+    Trait,
+    find_op,
+    fusion_kind,
+    has_trait,
+    register,
+)
 from xlalite.ops.shape import is_unit_reshape
 
 FUSION_KINDS = ("loop", "reduction", "matmul")
@@ -88,7 +98,10 @@ def _check_body(block: Block, kind: str) -> list[str]:
         return [f"'{o.name}' cannot be computed inside a 'loop' fusion (only elementwise and "
                 "broadcast ops, unit-dim reshapes and splat constants)" for o in anchors[:1]]
     want = "a reduction" if kind == "reduction" else "a matrix product or convolution"
-    ok = (lambda o: has_trait(o, Trait.REDUCTION)) if kind == "reduction" else _is_product
+    def ok(o: Op) -> bool:
+        return has_trait(o, Trait.REDUCTION) if kind == "reduction" \
+            else fusion_kind(o) is FusionKind.MATMUL
+
     if len(anchors) != 1 or not ok(anchors[0]):
         shown = ", ".join(f"'{o.name}'" for o in anchors) or "none"
         return [f"a '{kind}' fusion holds exactly one {want} and otherwise elementwise and "
@@ -107,11 +120,6 @@ def _check_body(block: Block, kind: str) -> list[str]:
             return [f"the epilogue of a '{kind}' fusion may read the prologue only through "
                     f"the {want.split()[-1]} ('{o.name}' does not)"]
     return []
-
-
-def _is_product(op: Op) -> bool:
-    opdef = find_op(op.name)
-    return opdef is not None and opdef.fusion is FusionKind.MATMUL
 
 
 def _feeding(anchor: Op) -> set[Op]:

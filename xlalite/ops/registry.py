@@ -207,6 +207,12 @@ def find_op(name: str) -> OpDef | None:
     return OPS.find(name)  # type: ignore[return-value]
 
 
+def fusion_kind(op: Op) -> FusionKind:
+    """`op`'s declared fusion kind (unregistered ops are opaque)."""
+    opdef = find_op(op.name)
+    return opdef.fusion if opdef is not None else FusionKind.OPAQUE
+
+
 def has_trait(op: Op, trait: Trait) -> bool:
     """Whether `op` is a registered op declaring `trait` (unregistered ops declare none)."""
     opdef = find_op(op.name)
@@ -233,4 +239,4 @@ def all_ops() -> list[OpDef]:
 
 
 __all__ = ["AttrSpec", "FusionKind", "OpDef", "ShapeError", "Trait", "all_ops", "find_op",
-           "get_op", "has_trait", "register", "work"]
+           "fusion_kind", "get_op", "has_trait", "register", "work"]
