@@ -23,6 +23,12 @@ def inputs(workload: str):
 # ---------------------------------------------------------------------------- xlalite
 def xlalite_step(workload: str, backend: str = "numba-cpu", scale: int = 1):
     """One compiled step on `backend`; `scale` divides the batch (the GPU bench's --quick)."""
+    step, args = xlalite_program(workload, backend, scale)
+    return lambda: step(*args)
+
+
+def xlalite_program(workload: str, backend: str = "numba-cpu", scale: int = 1):
+    """The jitted step function and its arguments (``step.lower(*args)`` gives its IR)."""
     import xlalite as xl
     from xlalite import nn, optim
 
@@ -53,7 +59,7 @@ def xlalite_step(workload: str, backend: str = "numba-cpu", scale: int = 1):
         opt.zero_grad()
         return loss
 
-    return (lambda: step(x)) if workload == "W5" else (lambda: step(x, y))
+    return step, ((x,) if workload == "W5" else (x, y))
 
 
 # ---------------------------------------------------------------------------- PyTorch

@@ -57,6 +57,31 @@ class DenseElements:
         return f"DenseElements({self.type})"
 
 
+def dense_literal(data: object, t: TensorType) -> DenseElements:
+    """The value of a ``dense<data> : t`` literal, `data` being nested tuples of numbers or
+    bools as parsed; ValueError (AttrError for a shape mismatch) says what does not fit."""
+    ok = {DType.BOOL: (bool,), DType.I32: (int,), DType.I64: (int,)}.get(t.dtype, (int, float))
+    for leaf in _leaves(data):
+        if not isinstance(leaf, ok) or (t.dtype is not DType.BOOL and isinstance(leaf, bool)):
+            raise ValueError(f"dense literal element {leaf!r} does not fit type {t}")
+    try:
+        with np.errstate(over="ignore"):
+            array = np.array(data, dtype=t.dtype.numpy)
+        return DenseElements(array, t)
+    except AttrError:
+        raise
+    except (ValueError, OverflowError) as e:
+        raise ValueError(f"malformed dense literal for {t}: {e}") from None
+
+
+def _leaves(data: object):
+    if isinstance(data, tuple):
+        for d in data:
+            yield from _leaves(d)
+    else:
+        yield data
+
+
 class AttrKind:
     """The declared kind of an attribute: a name for messages and a normalizer."""
 
