@@ -1,5 +1,6 @@
 """numba-cpu: every op and random programs against the interpreter; cache; errors."""
 
+import math
 import os
 import subprocess
 import sys
@@ -417,3 +418,41 @@ func @main(%a0: f32[1,1,1]) -> f32[1] {
   return %3
 }"""
     assert_matches_interpreter(parse_module(src), [np.full((1, 1, 1), 2.5, np.float32)])
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (3, 0, 2), (2, 3, 4), (2, 1, 3, 2, 2, 3), (2,) * 7])
+def test_copies_of_every_rank_match_the_interpreter(shape):
+    """Transpose, strided slice, reshape, concatenate and pad on ranks 0-7 (up to 6: the
+    library's strided copy; 7: NumPy-style assignment in the kernel), with an empty dim."""
+    rank = len(shape)
+    rng = np.random.default_rng(rank)
+    perm = [int(p) for p in rng.permutation(rank)]
+    start = [int(rng.integers(0, max(n, 1))) if n else 0 for n in shape]
+    stride = [int(rng.integers(1, 3)) for _ in shape]
+    limit = list(shape)
+    sliced = [len(range(s, e, st)) for s, e, st in zip(start, limit, stride)]
+    cat = list(shape[:1]) and [shape[0] * 2] + list(shape[1:])
+    lo, inner = [1] * rank, [1] * rank
+    padded = [n + 1 + max(n - 1, 0) for n in shape]
+
+    def ty(dims) -> str:
+        return f"f32[{','.join(map(str, dims))}]"
+
+    t = ty(shape)
+    outs = [ty([shape[p] for p in perm]), ty(sliced), ty([math.prod(shape)]), ty(padded)]
+    body = [
+        f'%0 = "xl.transpose"(%x) {{perm = {perm}}} : ({t}) -> {outs[0]}',
+        f'%1 = "xl.slice"(%x) {{start = {start}, limit = {limit}, stride = {stride}}} : ({t}) -> {outs[1]}',
+        f'%2 = "xl.reshape"(%x) {{shape = [{math.prod(shape)}]}} : ({t}) -> {outs[2]}',
+        f'%3 = "xl.pad"(%x, %v) {{low = {lo}, high = {[0] * rank}, interior = {inner}}} : ({t}, f32[]) -> {outs[3]}',
+    ]
+    results = ["%0", "%1", "%2", "%3"]
+    if rank:
+        outs.append(ty(cat))
+        body.append(f'%4 = "xl.concatenate"(%x, %x) {{axis = 0}} : ({t}, {t}) -> {outs[4]}')
+        results.append("%4")
+    src = (f"func @f(%x: {t}, %v: f32[]) -> ({', '.join(outs)}) {{\n  " + "\n  ".join(body)
+           + f"\n  return {', '.join(results)}\n}}")
+    m = parse_module(src)
+    inputs = [rng.standard_normal(shape).astype(np.float32), np.float32(0.5)]
+    assert_matches_interpreter(m, inputs, pipeline="")

@@ -81,3 +81,34 @@ def argmax3(x, out):
                         best = v
                         at = k
             out[p, q] = at
+
+
+#: rank of copy_strided's index box: a tensor of lower rank is padded with leading 1s
+COPY_RANK = 6
+
+
+@njit(cache=True)
+def copy_flat(src, dst):
+    """dst[i] = src[i] for flat arrays of one size. Array assignment (``dst[...] = src``) would
+    do the same but costs seconds of compile on first use: Numba builds its shape-mismatch
+    error message with compiled string formatting."""
+    for i in range(src.shape[0]):
+        dst[i] = src[i]
+
+
+@njit(cache=True)
+def copy_strided(src, s, src_strides, dst, d, dst_strides, shape):
+    """dst[d + i·dst_strides] = src[s + i·src_strides] for every index i of the
+    COPY_RANK-d box `shape`: transposes, slices, concatenation and padding as one compiled
+    function (offsets and strides in elements of the flat `src` and `dst`)."""
+    a0, a1, a2, a3, a4, a5 = src_strides
+    b0, b1, b2, b3, b4, b5 = dst_strides
+    for i0 in range(shape[0]):
+        for i1 in range(shape[1]):
+            for i2 in range(shape[2]):
+                for i3 in range(shape[3]):
+                    for i4 in range(shape[4]):
+                        p = s + i0 * a0 + i1 * a1 + i2 * a2 + i3 * a3 + i4 * a4
+                        q = d + i0 * b0 + i1 * b1 + i2 * b2 + i3 * b3 + i4 * b4
+                        for i5 in range(shape[5]):
+                            dst[q + i5 * b5] = src[p + i5 * a5]

@@ -76,7 +76,7 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, appro
     if acc is not None:  # out = C + alpha * (A @ B), one BLAS call
         k, alpha = acc
         if alias != k:
-            lines.append(f"    out[...] = in{k}")
+            lines.append(f"    lib.copy_flat(in{k}.reshape(-1), out.reshape(-1))")
         lines.append(f"    blas.matmul({li}, trans_a, {ri}, trans_b, out, slots, {alpha}, 1.0)")
         return "\n".join(lines) + "\n", 0, extents
     if plain:  # BLAS takes a transposed operand as a flag, so the weight is never copied

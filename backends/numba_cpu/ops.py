@@ -11,12 +11,13 @@ entry here that writes a small kernel, usually reshaping to a fixed rank and cal
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from xlalite.backends.base import CodegenError
 from xlalite.backends.numba_common.expr import group_of
 from xlalite.backends.numba_common.target import CodeShape, code_shape
+from xlalite.backends.numba_cpu.library import COPY_RANK
 from xlalite.backends.numba_cpu.loops import loop_kernel, reduction_kernel
 from xlalite.backends.numba_cpu.matmul import matmul_kernel
 from xlalite.backends.numba_cpu.scalar import scalars
@@ -49,30 +50,75 @@ def _slices(starts, limits, strides) -> str:
     return ", ".join(f"{s}:{e}:{st}" for s, e, st in zip(starts, limits, strides)) or "..."
 
 
+def _contiguous(shape: Sequence[int]) -> list[int]:
+    """Element strides of a C-contiguous array of `shape`."""
+    strides = [1] * len(shape)
+    for k in range(len(shape) - 2, -1, -1):
+        strides[k] = strides[k + 1] * shape[k + 1]
+    return strides
+
+
+def _copy(src: str, dst: str, shape: Sequence[int], src_offset: int = 0,
+          src_strides: Sequence[int] | None = None, dst_offset: int = 0,
+          dst_strides: Sequence[int] | None = None) -> str | None:
+    """A ``lib.copy_strided`` call moving the box `shape` from `src` to `dst` (both
+    C-contiguous kernel arguments; strides in elements, contiguous when None), or None when
+    the rank is above the library's (the caller writes NumPy-style assignment instead)."""
+    pad = COPY_RANK - len(shape)
+    if pad < 0:
+        return None
+
+    def tup(xs: Sequence[int], fill: int) -> str:
+        return "(" + ", ".join(map(str, [fill] * pad + list(xs))) + ")"
+
+    ss = _contiguous(shape) if src_strides is None else src_strides
+    ds = _contiguous(shape) if dst_strides is None else dst_strides
+    return (f"    lib.copy_strided({src}.reshape(-1), {src_offset}, {tup(ss, 0)}, "
+            f"{dst}.reshape(-1), {dst_offset}, {tup(ds, 0)}, {tup(shape, 1)})")
+
+
+# Transposes, slices, reshapes and concatenation call the library's copies rather than
+# assigning arrays: an array assignment or `.transpose(axes)` in a kernel costs Numba 2-6 s
+# of compile on first use (its error paths format messages with compiled string code).
 def _transpose(op: Op) -> Kernel:
-    perm = ", ".join(map(str, op.attributes["perm"]))
-    return Kernel(f"def kernel(in0, out):\n    out[...] = in0.transpose(({perm},))\n")
+    perm = op.attributes["perm"]
+    x = op.operands[0].type
+    strides = _contiguous(x.shape)
+    call = _copy("in0", "out", op.results[0].type.shape, src_strides=[strides[p] for p in perm])
+    if call is None:
+        call = f"    out[...] = in0.transpose(({', '.join(map(str, perm))},))"
+    return Kernel(f"def kernel(in0, out):\n{call}\n")
 
 
 def _reshape(op: Op) -> Kernel:
-    return Kernel("def kernel(in0, out):\n    out.reshape(-1)[:] = in0.reshape(-1)\n")
+    return Kernel("def kernel(in0, out):\n    lib.copy_flat(in0.reshape(-1), out.reshape(-1))\n")
 
 
 def _slice(op: Op) -> Kernel:
     a = op.attributes
-    box = _slices(a["start"], a["limit"], a["stride"])
-    return Kernel(f"def kernel(in0, out):\n    out[...] = in0[{box}]\n")
+    strides = _contiguous(op.operands[0].type.shape)
+    call = _copy("in0", "out", op.results[0].type.shape,
+                 src_offset=sum(s * st for s, st in zip(a["start"], strides)),
+                 src_strides=[k * st for k, st in zip(a["stride"], strides)])
+    if call is None:
+        call = f"    out[...] = in0[{_slices(a['start'], a['limit'], a['stride'])}]"
+    return Kernel(f"def kernel(in0, out):\n{call}\n")
 
 
 def _concatenate(op: Op) -> Kernel:
-    axis, rank = op.attributes["axis"], op.results[0].type.rank
+    axis, out = op.attributes["axis"], op.results[0].type
+    strides = _contiguous(out.shape)
     lines = ["def kernel(" + ", ".join(f"in{k}" for k in range(len(op.operands))) + ", out):"]
     offset = 0
     for k, x in enumerate(op.operands):
         n = x.type.shape[axis]
-        idx = [":"] * rank
-        idx[axis] = f"{offset}:{offset + n}"
-        lines.append(f"    out[{', '.join(idx)}] = in{k}")
+        call = _copy(f"in{k}", "out", x.type.shape, dst_offset=offset * strides[axis],
+                     dst_strides=strides)
+        if call is None:
+            idx = [":"] * out.rank
+            idx[axis] = f"{offset}:{offset + n}"
+            call = f"    out[{', '.join(idx)}] = in{k}"
+        lines.append(call)
         offset += n
     return Kernel("\n".join(lines) + "\n")
 
@@ -82,8 +128,14 @@ def _pad(op: Op) -> Kernel:
     x = op.operands[0].type
     lines = ["def kernel(in0, in1, out):", "    out[...] = in1[()]"]
     if x.size:
-        limits = [lo + (n - 1) * (i + 1) + 1 for lo, n, i in zip(a["low"], x.shape, a["interior"])]
-        lines.append(f"    out[{_slices(a['low'], limits, [i + 1 for i in a['interior']])}] = in0")
+        strides = _contiguous(op.results[0].type.shape)
+        call = _copy("in0", "out", x.shape,
+                     dst_offset=sum(lo * st for lo, st in zip(a["low"], strides)),
+                     dst_strides=[(i + 1) * st for i, st in zip(a["interior"], strides)])
+        if call is None:
+            limits = [lo + (n - 1) * (i + 1) + 1 for lo, n, i in zip(a["low"], x.shape, a["interior"])]
+            call = f"    out[{_slices(a['low'], limits, [i + 1 for i in a['interior']])}] = in0"
+        lines.append(call)
     return Kernel("\n".join(lines) + "\n")
 
 
@@ -107,7 +159,7 @@ def _gather(op: Op) -> Kernel:
 def _scatter_add(op: Op) -> Kernel:
     xs, ids, us = _gather_dims(op)
     return Kernel(f"def kernel(in0, in1, in2, out):\n"
-                  f"    out[...] = in0\n"
+                  f"    lib.copy_flat(in0.reshape(-1), out.reshape(-1))\n"
                   f"    lib.scatter_add4(out.reshape({xs}), in1.reshape({ids}), in2.reshape({us}))\n")
 
 
