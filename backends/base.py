@@ -15,7 +15,6 @@ import abc
 import dataclasses
 import importlib
 import warnings
-from importlib.metadata import entry_points
 from typing import ClassVar
 
 from xlalite.ir.core import Module
@@ -83,6 +82,8 @@ def register_backend(cls: type[Backend]) -> type[Backend]:
 
 
 def _discover() -> None:
+    from importlib.metadata import entry_points  # ~20 ms: only when a plugin is looked up
+
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name not in _BACKENDS and ep.name not in BUILTIN:
             try:

@@ -298,6 +298,9 @@ def test_second_process_loads_compiled_kernels_from_disk(tmp_path):
     assert warm["misses"] == 0 and warm["compiles"] == 0
     assert warm["disk_hits"] == cold["misses"] and warm["numba_cache_loads"] >= 1
     assert warm["sum"] == cold["sum"]
+    # the compile profile says where each kernel came from
+    assert {k["source"] for k in cold["last_compile"]["kernels"]} >= {"compiled"}
+    assert {k["source"] for k in warm["last_compile"]["kernels"]} == {"numba cache"}
     assert warm["compile_seconds"] < cold["compile_seconds"]
 
 

@@ -69,10 +69,17 @@ tensor = Tensor
 
 
 def cache_info() -> dict[str, object]:
-    """Kernel cache statistics of this process (numba-cpu): hits, misses, compile seconds."""
+    """Kernel cache statistics of this process (hits, misses, compile seconds) and, as
+    ``last_compile``, where the newest compilation spent its time: trace, verify, passes,
+    codegen, kernel loading, and per kernel Numba's typing and lowering, or a cache load
+    (``XLALITE_LOG=compile`` prints each compilation's profile to stderr)."""
     from xlalite.backends.numba_common.cache import STATS
+    from xlalite.runtime import profile
 
-    return STATS.as_dict()
+    info = STATS.as_dict()
+    last = profile.last()
+    info["last_compile"] = last.as_dict() if last is not None else None
+    return info
 
 float32, float64, int32, int64 = DType.F32, DType.F64, DType.I32, DType.I64
 bool_ = DType.BOOL

@@ -21,6 +21,7 @@ from xlalite.ir.core import Module
 from xlalite.ir.verifier import verify
 from xlalite.passes.manager import Instrumentation, Pass, PassRecord, run_pipeline
 from xlalite.passes.plan_memory import strip_plan
+from xlalite.runtime import profile
 from xlalite.runtime.executable import Executable
 
 #: The target used when none is named.
@@ -56,16 +57,26 @@ def optimize(module: Module, target: str | Backend = DEFAULT_TARGET, pipeline: P
 
 def compile(module: Module, target: str | Backend = DEFAULT_TARGET, pipeline: Pipeline = None,
             *, entry: str | None = None, instrument: Instrumentation | None = None,
-            copy: bool = True) -> Executable:
+            copy: bool = True, trace_seconds: float = 0.0) -> Executable:
     """An executable for `module` on `target` (a spec or a Backend). The pipeline runs on a
-    copy unless `copy` is False, so the caller's module stays as it was."""
+    copy unless `copy` is False, so the caller's module stays as it was. The time of each
+    step goes into a :class:`~xlalite.runtime.profile.CompileProfile` (`trace_seconds`: what
+    the caller spent tracing the module, reported with it)."""
     start = time.perf_counter()
-    backend = get_backend(target)
-    module = verify(module.clone() if copy else module)
-    for func in module.functions:  # the memory plan is derived here, never taken as given
-        strip_plan(func)
-    optimize(module, backend, pipeline, instrument)
-    executable = backend.compile(module, entry)
+    name = entry or (module.main.name if module.functions else "?")
+    with profile.compiling(name) as prof:
+        if trace_seconds:
+            prof.add("trace", trace_seconds)
+        backend = get_backend(target)
+        with profile.phase("verify"):
+            module = verify(module.clone() if copy else module)
+            for func in module.functions:  # the memory plan is derived here, never given
+                strip_plan(func)
+        with profile.phase("passes"):
+            for record in optimize(module, backend, pipeline, instrument):
+                prof.passes[record.name] = prof.passes.get(record.name, 0.0) + record.seconds
+        executable = backend.compile(module, entry)
+    prof.total += trace_seconds
     STATS.compilations += 1
     STATS.seconds += time.perf_counter() - start
     return executable

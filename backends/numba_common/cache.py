@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import sys
@@ -46,6 +47,7 @@ import llvmlite
 import numba
 import numpy as np
 
+from xlalite.runtime import profile
 from xlalite.version import __version__
 
 
@@ -238,23 +240,54 @@ def load_module(text: str) -> Any:
         exec(code, module.__dict__)
         kernel = module.__dict__["kernel"]
         kernel.xlalite_path = path
+        kernel.xlalite_label = _label(text)
+        kernel.xlalite_fresh = on_disk is None or on_disk != text  # nothing compiled of it yet
         _LOADED[key] = kernel
         STATS.kernels_loaded += 1
         return kernel
 
 
+_CALLS = re.compile(r"\b((?:lib|blas|convlib|mm)\.\w+)\(")
+
+
+def _label(text: str) -> str:
+    """What a kernel module does, for profiles: the library functions it calls, else the
+    shape of its loops."""
+    calls = sorted(set(_CALLS.findall(text)) - {"mm.tanh_f32", "mm.exp_f32", "mm.log_f32"})
+    if calls:
+        return " ".join(calls[:2]) + (" ..." if len(calls) > 2 else "")
+    return "parallel loops" if "prange(" in text else "loops"
+
+
 def compile_for(kernel: Any, arrays: Sequence[object]) -> None:
-    """Compile (or load from Numba's cache) `kernel` for these argument types, timed."""
+    """Compile (or load from Numba's cache) `kernel` for these argument types, timed and
+    recorded in the active compile profile."""
     sig = tuple(numba.typeof(a) for a in arrays)
+    name = f"{kernel.xlalite_path.stem[:12]}  {getattr(kernel, 'xlalite_label', '')}"
     if sig in kernel.overloads:
+        profile.record_kernel(profile.KernelTime(name, "memory", 0.0))
         return
     with _LOCK:
-        _compile_for(kernel, sig)
+        start = time.perf_counter()
+        loaded = _compile_for(kernel, sig)
+        typing = lowering = 0.0
+        if not loaded:  # Numba's per-pass times of the signature it just compiled
+            times = getattr(kernel.overloads.get(sig), "metadata", {}).get("pipeline_times", {})
+            for passes in times.values():
+                for pass_name, t in passes.items():
+                    if "type_inference" in pass_name:
+                        typing += t.run
+                    elif "lowering" in pass_name:
+                        lowering += t.run
+        profile.record_kernel(profile.KernelTime(
+            name, "numba cache" if loaded else "compiled", time.perf_counter() - start,
+            typing, lowering))
 
 
-def _compile_for(kernel: Any, sig: tuple) -> None:
+def _compile_for(kernel: Any, sig: tuple) -> bool:
+    """Compile `sig`; True when Numba loaded it from its disk cache instead."""
     if sig in kernel.overloads:  # another thread compiled it meanwhile
-        return
+        return True
     path = kernel.xlalite_path
     _verify_numba_cache(path)
     hits = kernel.stats.cache_hits.copy() if hasattr(kernel, "stats") else {}
@@ -278,8 +311,9 @@ def _compile_for(kernel: Any, sig: tuple) -> None:
     new_hits = kernel.stats.cache_hits if hasattr(kernel, "stats") else {}
     if sum(new_hits.values()) > sum(hits.values()):
         STATS.numba_cache_loads += 1
-    else:
-        STATS.compiles += 1
+        return True
+    STATS.compiles += 1
+    return False
 
 
 def clear_cache() -> Path:

@@ -23,6 +23,7 @@ from xlalite.ir.verifier import verify
 from xlalite.ops.registry import FusionKind, Trait, find_op, fusion_kind, has_trait
 from xlalite.ops.shape import is_unit_reshape
 from xlalite.passes.legalize import legalize_module
+from xlalite.runtime import profile
 from xlalite.runtime.executable import Executable
 
 #: ops ExprGen computes from their attributes and indices alone (besides the scalar table)
@@ -100,7 +101,9 @@ class NumbaTarget(Backend):
     def compile(self, module: Module, entry: str | None = None) -> Executable:
         module = self._lowered(module)
         func = module.get(entry) if entry else module.main
-        return self.load(module, self.generate(func))
+        with profile.phase("codegen"):
+            program = self.generate(func)
+        return self.load(module, program)
 
     def emit_source(self, module: Module) -> str:
         parts = [f"# ===== @{func.name} =====\n" + self.generate(func).source()

@@ -8,10 +8,12 @@ import numba
 import numpy as np
 
 from xlalite.backends.numba_common.cache import compile_for, load_module
+from xlalite.backends.numba_common.workers import compile_jobs
 from xlalite.backends.numba_cpu import blas, convlib
 from xlalite.backends.numba_cpu.codegen import CpuProgram
 from xlalite.backends.numba_cpu.threads import SingleThreadedBlas, run_slots
 from xlalite.ir.core import Module
+from xlalite.runtime import profile
 from xlalite.runtime.arena import Arena
 from xlalite.runtime.executable import Executable
 from xlalite.runtime.pool import OutputPool
@@ -30,14 +32,17 @@ class NumbaExecutable(Executable):
         self._blas_limit = SingleThreadedBlas() if program.single_threaded_blas else None
         if self._blas_limit is not None:
             blas.warm_up()  # resolve BLAS on this thread before any worker thread needs it
-        self.kernels = [load_module(text) for text in program.modules()]
+        with profile.phase("load kernels"):
+            self.kernels = [load_module(text) for text in program.modules()]
         self.arena = Arena(program.arena_bytes)
         self.scratch = Arena(program.scratch_bytes).buffer
+        jobs = []
         for call in program.calls:  # compile now: the first call is not slow
             scratch = [self.scratch] if program.kernels[call.kernel].scratch else []
-            compile_for(self.kernels[call.kernel],
-                        [np.empty((1,) * t.rank, t.dtype.numpy) for t in call.types]
-                        + scratch + [np.int64(n) for n in call.extents])
+            jobs.append((self.kernels[call.kernel],
+                         [np.empty((1,) * t.rank, t.dtype.numpy) for t in call.types]
+                         + scratch + [np.int64(n) for n in call.extents]))
+        compile_jobs(jobs, compile_for)
         self.views = tuple(self.arena.view(off, t) for off, t in program.views)
         self.consts = tuple(program.consts)
         self.pool = OutputPool()  # results are reused once the caller drops them

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +53,7 @@ class Lowered:
     state_in: list = field(default_factory=list)  # state tensors passed after the arguments
     state_out: list = field(default_factory=list)  # state tensors returned after the results
     guards: list = field(default_factory=list)  # (key function, key when traced), see Trace
+    trace_seconds: float = 0.0  # how long tracing took (reported in the compile profile)
 
     def guards_hold(self) -> bool:
         """Whether this trace still describes the program: same state types, same modes."""
@@ -68,7 +70,7 @@ class Lowered:
     def compile(self) -> Executable:
         """Compile through :func:`xlalite.compile` (the pipeline runs on a copy, so
         ``as_text()`` keeps showing the traced IR)."""
-        return compile(self.module, self.backend, self.pipeline)
+        return compile(self.module, self.backend, self.pipeline, trace_seconds=self.trace_seconds)
 
 
 @dataclass
@@ -148,9 +150,11 @@ class Jitted:
     def _trace(self, args: tuple) -> Lowered:
         self._stats.traces += 1
         names = [self._param_name(i) for i in range(len(args))]
+        start = time.perf_counter()
         traced = trace(self.fn, args, self._statics(len(args)), names)
         return Lowered(traced.module, traced.out_tree, self.backend, self.pipeline,
-                       traced.state_in, traced.state_out, traced.guards)
+                       traced.state_in, traced.state_out, traced.guards,
+                       time.perf_counter() - start)
 
     def lower(self, *args: object, **kwargs: object) -> Lowered:
         """Trace for these arguments' signature without compiling or running."""

@@ -20,11 +20,9 @@ import json
 import re
 from collections.abc import Iterator
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lark
 import numpy as np
-from lark import Lark, Token, Tree
 
 from xlalite.ir.attributes import AttrError, DenseElements, dense_literal
 from xlalite.ir.core import RETURN, Block, Function, Module, Op, Region, Value
@@ -32,6 +30,9 @@ from xlalite.ir.diagnostics import Diagnostic, Location, XirError
 from xlalite.ir.dialect import OPS
 from xlalite.ir.fastparse import parse_fast
 from xlalite.ir.types import DType, TensorType
+
+if TYPE_CHECKING:  # lark is imported when a text needs the grammar: most never do
+    from lark import Lark
 
 #: a lark Tree or Token: lark's children are untyped, the grammar says which each one is
 Node = Any
@@ -53,6 +54,8 @@ _FRIENDLY = {
 
 @functools.cache
 def _lark() -> Lark:
+    from lark import Lark
+
     grammar = resources.files("xlalite.ir").joinpath("xir.lark").read_text()
     return Lark(grammar, start="module", parser="lalr", propagate_positions=True,
                 maybe_placeholders=False)
@@ -65,7 +68,9 @@ def _describe_terminal(name: str) -> str:
         pattern = _lark().get_terminal(name).pattern
     except KeyError:
         return name
-    return f"'{pattern.value}'" if isinstance(pattern, lark.lexer.PatternStr) else name
+    from lark.lexer import PatternStr
+
+    return f"'{pattern.value}'" if isinstance(pattern, PatternStr) else name
 
 
 def _expected_text(names: set[str] | frozenset[str]) -> str:
@@ -78,7 +83,8 @@ def _expected_text(names: set[str] | frozenset[str]) -> str:
 
 
 class _Walker:
-    """Builds IR from a lark parse tree, resolving names through nested scopes."""
+    """Builds IR from a lark parse tree, resolving names through nested scopes. A child is a
+    Token (a str subclass) or a Tree: ``isinstance(c, str)`` tells them apart."""
 
     def __init__(self, text: str, filename: str, line_offset: int):
         self.lines = text.splitlines()
@@ -99,7 +105,7 @@ class _Walker:
             raise self.error(tok, f"integer literal of {len(str(tok))} digits is too long") from None
 
     def loc_of(self, item: Node) -> Location:
-        if isinstance(item, Token):
+        if isinstance(item, str):
             return self.loc(item.line or 0, item.column or 0)
         return self.loc(item.meta.line, item.meta.column)
 
@@ -142,20 +148,20 @@ class _Walker:
 
     def func(self, tree: Node) -> Function:
         sym = tree.children[0]
-        args = [c for c in tree.children if isinstance(c, Tree) and c.data == "arg"]
-        results = next(c for c in tree.children if isinstance(c, Tree) and c.data == "result_types")
+        args = [c for c in tree.children if not isinstance(c, str) and c.data == "arg"]
+        results = next(c for c in tree.children if not isinstance(c, str) and c.data == "result_types")
         arg_types = [self.tensor_type(a.children[1]) for a in args]
         func = Function(str(sym)[1:], arg_types, self.result_types(results), loc=self.loc_of(sym))
         for c in tree.children:
-            if isinstance(c, Tree) and c.data == "attr_dict":
+            if not isinstance(c, str) and c.data == "attr_dict":
                 func.attributes = self.attr_dict(c)
         self.scopes.append({})
         for a, value in zip(args, func.args):
             self.define(a.children[0], value)
         for c in tree.children:
-            if isinstance(c, Tree) and c.data == "op":
+            if not isinstance(c, str) and c.data == "op":
                 func.body.append(self.op(c))
-            elif isinstance(c, Tree) and c.data == "return_stmt":
+            elif not isinstance(c, str) and c.data == "return_stmt":
                 kw, *names = c.children
                 func.body.append(Op(RETURN, [self.lookup(n) for n in names], [],
                                     loc=self.loc_of(kw)))
@@ -170,9 +176,9 @@ class _Walker:
         name_tok: Node | None = None
         op_type: Node | None = None
         for c in tree.children:
-            if isinstance(c, Token) and c.type == "STRING":
+            if isinstance(c, str) and c.type == "STRING":
                 name_tok = c
-            elif isinstance(c, Token) and c.type == "VALUE_ID":
+            elif isinstance(c, str) and c.type == "VALUE_ID":
                 operand_toks.append(c)
             elif c.data == "results":
                 result_names = list(c.children)
@@ -205,7 +211,7 @@ class _Walker:
     def region(self, tree: Node) -> Region:
         region = Region()
         for b in tree.children:
-            args = [a for a in b.children if isinstance(a, Tree)]
+            args = [a for a in b.children if not isinstance(a, str)]
             arg_list = [a for a in args if a.data == "arg"]
             block = Block([self.tensor_type(a.children[1]) for a in arg_list])
             self.scopes.append({})
@@ -345,6 +351,8 @@ def parse_with_grammar(text: str, filename: str = "<string>", line_offset: int =
 
 
 def _parse_with_grammar(text: str, walker: _Walker) -> Module:
+    import lark
+
     try:
         tree = _lark().parse(text)
     except lark.exceptions.UnexpectedCharacters as e:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import scipy.special
 
 from xlalite.ir.attributes import DTypeAttr, EnumAttr
 from xlalite.ir.core import Op, Value
@@ -25,6 +24,20 @@ _BROADCAST_HINT = " (broadcasting must be explicit: use xl.broadcast_in_dim)"
 
 
 POSITIVE = (0.0, np.inf)
+
+
+# SciPy's references, imported on first use: ``import scipy.special`` alone takes ~0.2 s,
+# more than the rest of ``import xlalite``
+def _expit(x: np.ndarray) -> np.ndarray:
+    from scipy.special import expit
+
+    return expit(x)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    from scipy.special import erf
+
+    return erf(x)
 
 
 def unary(name: str, fn: Callable[[np.ndarray], np.ndarray], doc: str,
@@ -189,7 +202,7 @@ LOG = unary("xl.log", np.log, "Natural logarithm.", vjp=_vjp_log, domain=POSITIV
 LOG1P = unary("xl.log1p", np.log1p, "log(1 + x), accurate for small x.", vjp=_vjp_log1p,
               domain=(-1.0, np.inf))
 TANH = unary("xl.tanh", np.tanh, "Hyperbolic tangent.", vjp=_vjp_tanh)
-LOGISTIC = unary("xl.logistic", scipy.special.expit, "Logistic sigmoid, 1 / (1 + exp(-x)).",
+LOGISTIC = unary("xl.logistic", _expit, "Logistic sigmoid, 1 / (1 + exp(-x)).",
                  vjp=_vjp_logistic)
 SQRT = unary("xl.sqrt", np.sqrt, "Square root.", vjp=_vjp_sqrt, domain=POSITIVE)
 RSQRT = unary("xl.rsqrt", _rsqrt, "Reciprocal square root, 1 / sqrt(x).", vjp=_vjp_rsqrt,
@@ -198,7 +211,7 @@ ABS = unary("xl.abs", np.abs, "Absolute value.", NUMERIC, vjp=_vjp_abs)
 SIGN = unary("xl.sign", np.sign, "Sign: -1, 0 or 1 (NaN stays NaN).", NUMERIC, vjp=_vjp_zero)
 SIN = unary("xl.sin", np.sin, "Sine of an angle in radians.", vjp=_vjp_sin)
 COS = unary("xl.cos", np.cos, "Cosine of an angle in radians.", vjp=_vjp_cos)
-ERF = unary("xl.erf", scipy.special.erf, "Gauss error function.", vjp=_vjp_erf)
+ERF = unary("xl.erf", _erf, "Gauss error function.", vjp=_vjp_erf)
 
 ADD = binary("xl.add", np.add, "Sum, lhs + rhs.",
              patterns=(P.identity_rhs(0), P.identity_lhs(0), M.add_of_adjacent_pads),
