@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numba
 import numpy as np
@@ -36,7 +37,7 @@ class NumbaExecutable(Executable):
             self.kernels = [load_module(text) for text in program.modules()]
         self.arena = Arena(program.arena_bytes)
         self.scratch = Arena(program.scratch_bytes).buffer
-        jobs = []
+        jobs: list[tuple[Any, list[object]]] = []
         for call in program.calls:  # compile now: the first call is not slow
             scratch = [self.scratch] if program.kernels[call.kernel].scratch else []
             jobs.append((self.kernels[call.kernel],

@@ -82,9 +82,14 @@ def _expected_text(names: set[str] | frozenset[str]) -> str:
     return "expected one of " + ", ".join(shown)
 
 
+def _is_token(node: Node) -> bool:
+    """A lark Token (a str subclass, so lark itself need not be imported to tell)."""
+    return isinstance(node, str)
+
+
 class _Walker:
     """Builds IR from a lark parse tree, resolving names through nested scopes. A child is a
-    Token (a str subclass) or a Tree: ``isinstance(c, str)`` tells them apart."""
+    Token (a str subclass) or a Tree: ``_is_token(c)`` tells them apart."""
 
     def __init__(self, text: str, filename: str, line_offset: int):
         self.lines = text.splitlines()
@@ -105,7 +110,7 @@ class _Walker:
             raise self.error(tok, f"integer literal of {len(str(tok))} digits is too long") from None
 
     def loc_of(self, item: Node) -> Location:
-        if isinstance(item, str):
+        if _is_token(item):
             return self.loc(item.line or 0, item.column or 0)
         return self.loc(item.meta.line, item.meta.column)
 
@@ -148,20 +153,20 @@ class _Walker:
 
     def func(self, tree: Node) -> Function:
         sym = tree.children[0]
-        args = [c for c in tree.children if not isinstance(c, str) and c.data == "arg"]
-        results = next(c for c in tree.children if not isinstance(c, str) and c.data == "result_types")
+        args = [c for c in tree.children if not _is_token(c) and c.data == "arg"]
+        results = next(c for c in tree.children if not _is_token(c) and c.data == "result_types")
         arg_types = [self.tensor_type(a.children[1]) for a in args]
         func = Function(str(sym)[1:], arg_types, self.result_types(results), loc=self.loc_of(sym))
         for c in tree.children:
-            if not isinstance(c, str) and c.data == "attr_dict":
+            if not _is_token(c) and c.data == "attr_dict":
                 func.attributes = self.attr_dict(c)
         self.scopes.append({})
         for a, value in zip(args, func.args):
             self.define(a.children[0], value)
         for c in tree.children:
-            if not isinstance(c, str) and c.data == "op":
+            if not _is_token(c) and c.data == "op":
                 func.body.append(self.op(c))
-            elif not isinstance(c, str) and c.data == "return_stmt":
+            elif not _is_token(c) and c.data == "return_stmt":
                 kw, *names = c.children
                 func.body.append(Op(RETURN, [self.lookup(n) for n in names], [],
                                     loc=self.loc_of(kw)))
@@ -176,9 +181,9 @@ class _Walker:
         name_tok: Node | None = None
         op_type: Node | None = None
         for c in tree.children:
-            if isinstance(c, str) and c.type == "STRING":
+            if _is_token(c) and c.type == "STRING":
                 name_tok = c
-            elif isinstance(c, str) and c.type == "VALUE_ID":
+            elif _is_token(c) and c.type == "VALUE_ID":
                 operand_toks.append(c)
             elif c.data == "results":
                 result_names = list(c.children)
@@ -211,7 +216,7 @@ class _Walker:
     def region(self, tree: Node) -> Region:
         region = Region()
         for b in tree.children:
-            args = [a for a in b.children if not isinstance(a, str)]
+            args = [a for a in b.children if not _is_token(a)]
             arg_list = [a for a in args if a.data == "arg"]
             block = Block([self.tensor_type(a.children[1]) for a in arg_list])
             self.scopes.append({})
