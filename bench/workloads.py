@@ -1,4 +1,11 @@
-"""Benchmark workloads: each gives inputs and the same computation for every peer."""
+"""Benchmark workloads: each gives inputs and the same computation for every peer.
+
+The hand-written Numba peers come in the forms PERF_NOTES.md found fastest: the same f32
+approximations xlalite emits (``mathlib.tanh_f32`` / ``exp_f32``, plain arithmetic LLVM can
+vectorize) writing into an output reused across calls, the same kernel allocating its output
+per call (as xlalite's results are owned by the caller), and the libm version (``np.tanh``,
+``np.exp``: scalar calls) for reference.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 import xlalite as xl
+from xlalite.backends.numba_cpu import mathlib as mm
 
 C = 0.7978845608028654  # sqrt(2 / pi)
 
@@ -37,9 +45,29 @@ def _w1_numba(x, a, b, out):
             out[i, j] = np.float32(0.5) * y * (np.float32(1) + np.tanh(np.float32(C) * (y + np.float32(0.044715) * y * y * y)))
 
 
-def w1_numba_factory(x, a, b):
-    out = np.empty_like(x)  # hand-written kernels reuse their output, as in PERF_NOTES
-    return lambda x, a, b: _w1_numba(x, a, b, out) or out
+@njit(parallel=True, fastmath=False, cache=True)
+def _w1_numba_approx(x, a, b, out):
+    for i in prange(x.shape[0]):
+        for j in range(x.shape[1]):
+            y = x[i, j] * a[j] + b[j]
+            t = mm.tanh_f32(np.float32(C) * (y + np.float32(0.044715) * y * y * y))
+            out[i, j] = np.float32(0.5) * y * (np.float32(1) + t)
+
+
+def w1_numba_peers(x, a, b):
+    """name -> function of (x, a, b), the three hand-written forms."""
+    out, out_libm = np.empty_like(x), np.empty_like(x)
+    return {"numba (same approx, reused out)": lambda x, a, b: _w1_numba_approx(x, a, b, out) or out,
+            "numba (same approx, fresh out)":
+                lambda x, a, b: _w1_numba_approx(x, a, b, o := np.empty_like(x)) or o,
+            "numba (libm, reused out)": lambda x, a, b: _w1_numba(x, a, b, out_libm) or out_libm}
+
+
+def w1_jax(jnp):
+    def f(x, a, b):
+        y = x * a + b
+        return 0.5 * y * (1.0 + jnp.tanh(C * (y + 0.044715 * y ** 3)))
+    return f
 
 
 def w1_torch(torch):
@@ -80,9 +108,49 @@ def _w2_numba(x, out):
             out[i, j] *= inv
 
 
-def w2_numba_factory(x):
-    out = np.empty_like(x)
-    return lambda x: _w2_numba(x, out) or out
+@njit(parallel=True, fastmath=False, cache=True)
+def _w2_numba_approx(x, out):
+    """Row softmax, the fastest hand-written form found: exp_f32 in a loop of its own (so it
+    vectorizes), max and sum in 8 independent scalar accumulators combined in a fixed order
+    (vector speed without fastmath)."""
+    n = x.shape[1]
+    w = n - n % 8
+    for i in prange(x.shape[0]):
+        m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = x[i, 0]
+        for j in range(0, w, 8):
+            m0, m1 = max(m0, x[i, j]), max(m1, x[i, j + 1])
+            m2, m3 = max(m2, x[i, j + 2]), max(m3, x[i, j + 3])
+            m4, m5 = max(m4, x[i, j + 4]), max(m5, x[i, j + 5])
+            m6, m7 = max(m6, x[i, j + 6]), max(m7, x[i, j + 7])
+        m = max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
+        for j in range(w, n):
+            m = max(m, x[i, j])
+        for j in range(n):
+            out[i, j] = mm.exp_f32(x[i, j] - m)
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = np.float32(0)
+        for j in range(0, w, 8):
+            s0, s1, s2, s3 = s0 + out[i, j], s1 + out[i, j + 1], s2 + out[i, j + 2], s3 + out[i, j + 3]
+            s4, s5, s6, s7 = s4 + out[i, j + 4], s5 + out[i, j + 5], s6 + out[i, j + 6], s7 + out[i, j + 7]
+        s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+        for j in range(w, n):
+            s += out[i, j]
+        inv = np.float32(1) / s
+        for j in range(n):
+            out[i, j] *= inv
+
+
+def w2_numba_peers(x):
+    out, out_libm = np.empty_like(x), np.empty_like(x)
+    return {"numba (same approx, reused out)": lambda x: _w2_numba_approx(x, out) or out,
+            "numba (same approx, fresh out)": lambda x: _w2_numba_approx(x, o := np.empty_like(x)) or o,
+            "numba (libm, reused out)": lambda x: _w2_numba(x, out_libm) or out_libm}
+
+
+def w2_jax(jnp):
+    def f(x):
+        e = jnp.exp(x - x.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    return f
 
 
 def w2_torch(torch):
