@@ -125,7 +125,7 @@ def batched(a, b, c, slots):
     n = b.shape[2]
     if nb < slots:
         for i in range(nb):
-            matmul(a[i], 0, b[i], 0, c[i], slots)
+            matmul(a[i], 0, b[i], 0, c[i], slots, 1.0, 0.0)
         return
     af, bf, cf = a.reshape(-1), b.reshape(-1), c.reshape(-1)
     if slots == 1:

@@ -79,8 +79,10 @@ def matmul_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value, appro
             lines.append(f"    lib.copy_flat(in{k}.reshape(-1), out.reshape(-1))")
         lines.append(f"    blas.matmul({li}, trans_a, {ri}, trans_b, out, slots, {alpha}, 1.0)")
         return "\n".join(lines) + "\n", 0, extents
+    # alpha and beta are always passed (floats), so every product calls the one signature of
+    # blas.matmul: each more would be another parallel library compile (~2 s, once per install)
     if plain:  # BLAS takes a transposed operand as a flag, so the weight is never copied
-        lines.append(f"    blas.matmul({li}, trans_a, {ri}, trans_b, {product}, slots)")
+        lines.append(f"    blas.matmul({li}, trans_a, {ri}, trans_b, {product}, slots, 1.0, 0.0)")
         if has_epilogue:
             epilogue(lines, dot, inputs, root, product, approx, alias=alias)
         return "\n".join(lines) + "\n", scratch, extents
