@@ -104,8 +104,7 @@ def run_workload(name, w, size, inputs, repeat, rounds, torch, jax):
         peers["pytorch eager"] = getattr(W, f"{w}_torch")(torch)
         args["pytorch eager"] = tuple(torch.from_numpy(x) for x in inputs)
     for k, fn in peers.items():  # warm up (compile) and check every peer
-        got = np.asarray(fn(*args[k]) if k != "jax.jit" else f(*args[k]))
-        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5, err_msg=k)
+        np.testing.assert_allclose(np.asarray(fn(*args[k])), ref, rtol=1e-4, atol=1e-5, err_msg=k)
     rows: dict[str, list[float]] = {k: [] for k in peers}
     for r in range(rounds):
         for k in (list(peers) if r % 2 == 0 else list(peers)[::-1]):

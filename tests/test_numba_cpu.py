@@ -1,10 +1,8 @@
-"""numba-cpu: every op and random programs against the interpreter; cache; errors."""
+"""numba-cpu: every op and random programs against the interpreter; plans, BLAS, errors.
 
-import math
-import os
-import subprocess
-import sys
-import textwrap
+The disk cache is tested in test_kernel_cache.py, data-movement and index ops on many
+shapes and ranks in test_numba_data_movement.py."""
+
 
 import numpy as np
 import pytest
@@ -95,26 +93,6 @@ func @f(%x: {x_t}, %w: {w_t}) -> ({out}, {dtype}[2,{groups * cg},{h - 1},3]) {{
     m = parse_module(src)
     assert_matches_interpreter(m, random_inputs(m.main, np.random.default_rng(1), low=-2.0),
                                pipeline="")
-
-
-def test_library_ops_on_more_shapes():
-    src = """
-func @f(%x: f32[3,4,5], %i: i64[2,3], %u: f32[3,2,3,5], %k: i64[]) -> (f32[3,2,3,5], f32[3,4,5], i64[3,5], f32[3,8,5], f32[6,4,5], f64[2,3]) {
-  %0 = "xl.gather"(%x, %i) {axis = 1, batch_dims = 0} : (f32[3,4,5], i64[2,3]) -> f32[3,2,3,5]
-  %1 = "xl.scatter_add"(%x, %i, %u) {axis = 1, batch_dims = 0} : (f32[3,4,5], i64[2,3], f32[3,2,3,5]) -> f32[3,4,5]
-  %2 = "xl.argmax"(%x) {axis = 1} : (f32[3,4,5]) -> i64[3,5]
-  %c = "xl.constant"() {value = dense<0.5> : f32[]} : () -> f32[]
-  %3 = "xl.pad"(%x, %c) {low = [0, 1, 0], high = [0, 0, 0], interior = [0, 1, 0]} : (f32[3,4,5], f32[]) -> f32[3,8,5]
-  %4 = "xl.concatenate"(%x, %x) {axis = 0} : (f32[3,4,5], f32[3,4,5]) -> f32[6,4,5]
-  %5 = "xl.rng"(%k) {shape = [2, 3], dtype = f64, distribution = "normal"} : (i64[]) -> f64[2,3]
-  return %0, %1, %2, %3, %4, %5
-}"""
-    m = parse_module(src)
-    rng = np.random.default_rng(3)
-    inputs = [rng.standard_normal((3, 4, 5)).astype(np.float32),
-              rng.integers(-1, 6, (2, 3)),  # out of range: clamped like the reference
-              rng.standard_normal((3, 2, 3, 5)).astype(np.float32), np.int64(-7)]
-    assert_matches_interpreter(m, inputs, pipeline="")
 
 
 def test_rng_is_bit_identical_to_the_reference():
@@ -269,63 +247,6 @@ def test_emit_source_shows_kernels_and_driver(capsys):
     assert "mem.arena_bytes" in capsys.readouterr().out
 
 
-SCRIPT = textwrap.dedent("""
-    import json, warnings, numpy as np, xlalite as xl
-    warnings.simplefilter("always")
-    def gelu(x, a, b):
-        y = x * a + b
-        return 0.5 * y * (1.0 + xl.tanh(0.7978845608 * (y + 0.044715 * y ** 3.0)))
-    x = np.linspace(-3, 3, 4096, dtype=np.float32).reshape(64, 64)
-    r = xl.jit(gelu)(x, np.float32(1.5), np.float32(0.25))
-    print(json.dumps({"sum": float(r.sum()), **xl.cache_info()}))
-""")
-
-
-def _run(cache_dir) -> tuple[dict, str]:
-    env = dict(os.environ, XLALITE_CACHE_DIR=str(cache_dir))
-    r = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env,
-                       timeout=300)
-    assert r.returncode == 0, r.stderr
-    import json
-
-    return json.loads(r.stdout.strip().splitlines()[-1]), r.stderr
-
-
-def test_second_process_loads_compiled_kernels_from_disk(tmp_path):
-    cold, _ = _run(tmp_path)
-    warm, _ = _run(tmp_path)
-    assert cold["misses"] >= 1 and cold["compiles"] >= 1 and cold["disk_hits"] == 0
-    assert warm["misses"] == 0 and warm["compiles"] == 0
-    assert warm["disk_hits"] == cold["misses"] and warm["numba_cache_loads"] >= 1
-    assert warm["sum"] == cold["sum"]
-    # the compile profile says where each kernel came from
-    assert {k["source"] for k in cold["last_compile"]["kernels"]} >= {"compiled"}
-    assert {k["source"] for k in warm["last_compile"]["kernels"]} == {"numba cache"}
-    assert warm["compile_seconds"] < cold["compile_seconds"]
-
-
-def test_corrupt_cache_entries_are_reported_and_rebuilt(tmp_path):
-    cold, _ = _run(tmp_path)
-    kernels = sorted((tmp_path / "kernels").glob("xlk_*.py"))
-    kernels[0].write_text(kernels[0].read_text()[:40])  # truncated source
-    for nbc in (tmp_path / "kernels" / "__pycache__").glob("*.nbc"):
-        nbc.write_bytes(b"garbage")  # and unreadable machine code for every kernel
-    again, err = _run(tmp_path)
-    assert "corrupt kernel cache entry" in err and err.count("corrupt kernel cache entry") == 1
-    assert again["rebuilt"] >= 1 and again["sum"] == cold["sum"]
-    healed, err = _run(tmp_path)
-    assert "corrupt" not in err and "unusable" not in err and healed["rebuilt"] == 0
-
-
-def test_clear_cache_command(tmp_path, monkeypatch, capsys):
-    from xlalite.tools.opt import main
-
-    _run(tmp_path)
-    monkeypatch.setenv("XLALITE_CACHE_DIR", str(tmp_path))
-    assert main(["--clear-cache"]) == 0
-    assert not (tmp_path / "kernels").exists()
-
-
 ELEMENTWISE = [o for o in OPS if o.fusion.name == "ELEMENTWISE" and len(o.operands) in (1, 2)
                and not o.attrs]
 
@@ -344,43 +265,6 @@ def test_elementwise_ops_on_random_shapes_and_dtypes(opdef, dtype, shape, seed):
     finish(f, b, op.results)
     low, high = opdef.sample_range()
     inputs = random_inputs(f, np.random.default_rng(seed), low=low, high=high)
-    assert_matches_interpreter(m, inputs, pipeline="")
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(1, 4), min_size=1, max_size=3), st.data())
-def test_shape_and_index_ops_on_random_shapes(shape, data):
-    rank = len(shape)
-    dtype = data.draw(st.sampled_from(["f32", "f64", "i32", "i64"]))
-    t = f"{dtype}[{','.join(map(str, shape))}]"
-    axis = data.draw(st.integers(0, rank - 1))
-    n_idx = data.draw(st.integers(1, 5))
-    lo = [data.draw(st.integers(0, 2)) for _ in shape]
-    inner = [data.draw(st.integers(0, 1)) for _ in shape]
-    padded = [n + l + (n - 1) * i for n, l, i in zip(shape, lo, inner)]
-    red = [d for i, d in enumerate(shape) if i != axis]
-    gathered = list(shape[:axis]) + [n_idx] + list(shape[axis + 1:])
-    cat = list(shape)
-    cat[axis] *= 2
-
-    def ty(dims, dt=dtype):
-        return f"{dt}[{','.join(map(str, dims))}]"
-
-    src = f"""
-func @f(%x: {t}, %i: i32[{n_idx}], %v: {dtype}[]) -> ({ty(red, 'i64')}, {ty(padded)}, {ty(cat)}, {ty(gathered)}, {t}, {ty(shape, 'i32')}) {{
-  %0 = "xl.argmax"(%x) {{axis = {axis}}} : ({t}) -> {ty(red, 'i64')}
-  %1 = "xl.pad"(%x, %v) {{low = {lo}, high = {[0] * rank}, interior = {inner}}} : ({t}, {dtype}[]) -> {ty(padded)}
-  %2 = "xl.concatenate"(%x, %x) {{axis = {axis}}} : ({t}, {t}) -> {ty(cat)}
-  %3 = "xl.gather"(%x, %i) {{axis = {axis}}} : ({t}, i32[{n_idx}]) -> {ty(gathered)}
-  %4 = "xl.scatter_add"(%x, %i, %3) {{axis = {axis}}} : ({t}, i32[{n_idx}], {ty(gathered)}) -> {t}
-  %5 = "xl.iota"() {{shape = {list(shape)}, dim = {axis}, dtype = i32}} : () -> {ty(shape, 'i32')}
-  return %0, %1, %2, %3, %4, %5
-}}"""
-    m = parse_module(src)
-    rng = np.random.default_rng(data.draw(st.integers(0, 99)))
-    x = rng.integers(-5, 5, shape) if dtype.startswith("i") else rng.standard_normal(shape)
-    inputs = [x.astype(DType(dtype).numpy), rng.integers(-1, shape[axis] + 1, n_idx).astype(np.int32),
-              np.asarray(0.5 if dtype.startswith("f") else 3, DType(dtype).numpy)]
     assert_matches_interpreter(m, inputs, pipeline="")
 
 
@@ -421,41 +305,3 @@ func @main(%a0: f32[1,1,1]) -> f32[1] {
   return %3
 }"""
     assert_matches_interpreter(parse_module(src), [np.full((1, 1, 1), 2.5, np.float32)])
-
-
-@pytest.mark.parametrize("shape", [(), (5,), (3, 0, 2), (2, 3, 4), (2, 1, 3, 2, 2, 3), (2,) * 7])
-def test_copies_of_every_rank_match_the_interpreter(shape):
-    """Transpose, strided slice, reshape, concatenate and pad on ranks 0-7 (up to 6: the
-    library's strided copy; 7: NumPy-style assignment in the kernel), with an empty dim."""
-    rank = len(shape)
-    rng = np.random.default_rng(rank)
-    perm = [int(p) for p in rng.permutation(rank)]
-    start = [int(rng.integers(0, max(n, 1))) if n else 0 for n in shape]
-    stride = [int(rng.integers(1, 3)) for _ in shape]
-    limit = list(shape)
-    sliced = [len(range(s, e, st)) for s, e, st in zip(start, limit, stride)]
-    cat = list(shape[:1]) and [shape[0] * 2] + list(shape[1:])
-    lo, inner = [1] * rank, [1] * rank
-    padded = [n + 1 + max(n - 1, 0) for n in shape]
-
-    def ty(dims) -> str:
-        return f"f32[{','.join(map(str, dims))}]"
-
-    t = ty(shape)
-    outs = [ty([shape[p] for p in perm]), ty(sliced), ty([math.prod(shape)]), ty(padded)]
-    body = [
-        f'%0 = "xl.transpose"(%x) {{perm = {perm}}} : ({t}) -> {outs[0]}',
-        f'%1 = "xl.slice"(%x) {{start = {start}, limit = {limit}, stride = {stride}}} : ({t}) -> {outs[1]}',
-        f'%2 = "xl.reshape"(%x) {{shape = [{math.prod(shape)}]}} : ({t}) -> {outs[2]}',
-        f'%3 = "xl.pad"(%x, %v) {{low = {lo}, high = {[0] * rank}, interior = {inner}}} : ({t}, f32[]) -> {outs[3]}',
-    ]
-    results = ["%0", "%1", "%2", "%3"]
-    if rank:
-        outs.append(ty(cat))
-        body.append(f'%4 = "xl.concatenate"(%x, %x) {{axis = 0}} : ({t}, {t}) -> {outs[4]}')
-        results.append("%4")
-    src = (f"func @f(%x: {t}, %v: f32[]) -> ({', '.join(outs)}) {{\n  " + "\n  ".join(body)
-           + f"\n  return {', '.join(results)}\n}}")
-    m = parse_module(src)
-    inputs = [rng.standard_normal(shape).astype(np.float32), np.float32(0.5)]
-    assert_matches_interpreter(m, inputs, pipeline="")

@@ -64,9 +64,7 @@ def compile(module: Module, target: str | Backend = DEFAULT_TARGET, pipeline: Pi
     the caller spent tracing the module, reported with it)."""
     start = time.perf_counter()
     name = entry or (module.main.name if module.functions else "?")
-    with profile.compiling(name) as prof:
-        if trace_seconds:
-            prof.add("trace", trace_seconds)
+    with profile.compiling(name, trace_seconds) as prof:
         backend = get_backend(target)
         with profile.phase("verify"):
             module = verify(module.clone() if copy else module)
@@ -76,7 +74,6 @@ def compile(module: Module, target: str | Backend = DEFAULT_TARGET, pipeline: Pi
             for record in optimize(module, backend, pipeline, instrument):
                 prof.passes[record.name] = prof.passes.get(record.name, 0.0) + record.seconds
         executable = backend.compile(module, entry)
-    prof.total += trace_seconds
     STATS.compilations += 1
     STATS.seconds += time.perf_counter() - start
     return executable

@@ -241,19 +241,19 @@ def load_module(text: str) -> Any:
         kernel = module.__dict__["kernel"]
         kernel.xlalite_path = path
         kernel.xlalite_label = _label(text)
-        kernel.xlalite_fresh = on_disk is None or on_disk != text  # nothing compiled of it yet
+        kernel.xlalite_fresh = on_disk != text  # written just now: nothing compiled of it yet
         _LOADED[key] = kernel
         STATS.kernels_loaded += 1
         return kernel
 
 
-_CALLS = re.compile(r"\b((?:lib|blas|convlib|mm)\.\w+)\(")
+_CALLS = re.compile(r"\b((?:lib|blas|convlib)\.\w+)\(")  # not mm.*: inlined scalar math
 
 
 def _label(text: str) -> str:
     """What a kernel module does, for profiles: the library functions it calls, else the
     shape of its loops."""
-    calls = sorted(set(_CALLS.findall(text)) - {"mm.tanh_f32", "mm.exp_f32", "mm.log_f32"})
+    calls = sorted(set(_CALLS.findall(text)))
     if calls:
         return " ".join(calls[:2]) + (" ..." if len(calls) > 2 else "")
     return "parallel loops" if "prange(" in text else "loops"
@@ -270,18 +270,26 @@ def compile_for(kernel: Any, arrays: Sequence[object]) -> None:
     with _LOCK:
         start = time.perf_counter()
         loaded = _compile_for(kernel, sig)
-        typing = lowering = 0.0
-        if not loaded:  # Numba's per-pass times of the signature it just compiled
-            times = getattr(kernel.overloads.get(sig), "metadata", {}).get("pipeline_times", {})
-            for passes in times.values():
-                for pass_name, t in passes.items():
-                    if "type_inference" in pass_name:
-                        typing += t.run
-                    elif "lowering" in pass_name:
-                        lowering += t.run
-        profile.record_kernel(profile.KernelTime(
-            name, "numba cache" if loaded else "compiled", time.perf_counter() - start,
-            typing, lowering))
+        seconds = time.perf_counter() - start
+        if loaded:
+            profile.record_kernel(profile.KernelTime(name, "numba cache", seconds))
+        else:
+            profile.record_kernel(profile.KernelTime(name, "compiled", seconds,
+                                                     *_typing_and_lowering(kernel, sig)))
+
+
+def _typing_and_lowering(kernel: Any, sig: tuple) -> tuple[float, float]:
+    """Seconds Numba spent in type inference and in lowering (LLVM included) compiling
+    `sig`, from the per-pass times it keeps with each compiled signature."""
+    typing = lowering = 0.0
+    times = getattr(kernel.overloads.get(sig), "metadata", {}).get("pipeline_times", {})
+    for passes in times.values():
+        for pass_name, t in passes.items():
+            if "type_inference" in pass_name:
+                typing += t.run
+            elif "lowering" in pass_name:
+                lowering += t.run
+    return typing, lowering
 
 
 def _compile_for(kernel: Any, sig: tuple) -> bool:

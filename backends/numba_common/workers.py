@@ -32,7 +32,9 @@ from typing import Any
 
 import numpy as np
 
-#: seconds the helper may take for one batch before this process gives up on it
+from xlalite.backends.numba_common.cache import compile_for, load_module
+
+#: seconds the helper may still take once this process has compiled its own share
 TIMEOUT = 600.0
 
 
@@ -49,7 +51,7 @@ def _value(spec: Sequence[Any]) -> object:
 
 
 class _Helper:
-    """The helper process, or None when it could not be started."""
+    """The helper process and its pipes (Popen raises OSError when it cannot start)."""
 
     def __init__(self) -> None:
         env = dict(os.environ, XLALITE_COMPILE_WORKERS="0")  # a helper never spawns one
@@ -100,7 +102,7 @@ def enabled() -> bool:
     return os.environ.get("XLALITE_COMPILE_WORKERS", "1") != "0" and (os.cpu_count() or 1) > 1
 
 
-def compile_jobs(jobs: Sequence[tuple[Any, list[object]]], compile_for: Any) -> None:
+def compile_jobs(jobs: Sequence[tuple[Any, list[object]]]) -> None:
     """``compile_for(kernel, arrays)`` for every job, new kernels shared with the helper.
 
     A kernel is new when its module was written to the cache in this process (``fresh``):
@@ -175,17 +177,15 @@ def main() -> None:
 
     import numba
 
-    from xlalite.backends.numba_common import cache
-
     numba.get_num_threads()  # as NumbaExecutable: the threading layer before any linking
     for line in sys.stdin:
         try:
             job = json.loads(line)
             os.environ["XLALITE_CACHE_DIR"] = job["cache_dir"]  # the parent's, at this job
             text = Path(job["path"]).read_text(encoding="utf-8")
-            kernel = cache.load_module(text)
+            kernel = load_module(text)
             for sig in job["sigs"]:
-                cache.compile_for(kernel, [_value(s) for s in sig])
+                compile_for(kernel, [_value(s) for s in sig])
             reply: dict[str, object] = {"ok": True}
         except Exception as e:  # reported to the parent, which compiles the kernel itself
             reply = {"ok": False, "error": f"{type(e).__name__}: {e}"}

@@ -8,7 +8,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from xlalite.backends.numba_common.cache import compile_for, load_module
+from xlalite.backends.numba_common.cache import load_module
 from xlalite.backends.numba_common.workers import compile_jobs
 from xlalite.backends.numba_cpu import blas, convlib
 from xlalite.backends.numba_cpu.codegen import CpuProgram
@@ -43,7 +43,7 @@ class NumbaExecutable(Executable):
             jobs.append((self.kernels[call.kernel],
                          [np.empty((1,) * t.rank, t.dtype.numpy) for t in call.types]
                          + scratch + [np.int64(n) for n in call.extents]))
-        compile_jobs(jobs, compile_for)
+        compile_jobs(jobs)
         self.views = tuple(self.arena.view(off, t) for off, t in program.views)
         self.consts = tuple(program.consts)
         self.pool = OutputPool()  # results are reused once the caller drops them

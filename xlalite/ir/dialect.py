@@ -13,6 +13,7 @@ import difflib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from xlalite.ir.attributes import AttrError
 from xlalite.ir.types import TensorType
 
 if TYPE_CHECKING:
@@ -66,6 +67,15 @@ class OpTable:
 
     def find(self, name: str) -> OpSpec | None:
         return self._ops.get(name)
+
+    def with_defaults(self, name: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Attributes as both parsers read them: canonical, defaults filled, for a registered
+        op; as written for an unknown op or invalid values (the verifier reports those)."""
+        spec = self._ops.get(name)
+        try:
+            return attrs if spec is None else spec.normalize_attrs(attrs)
+        except AttrError:
+            return attrs
 
     def names(self) -> list[str]:
         return sorted(self._ops)

@@ -21,7 +21,7 @@ import json
 import re
 from collections.abc import Callable
 
-from xlalite.ir.attributes import AttrError, dense_literal
+from xlalite.ir.attributes import dense_literal
 from xlalite.ir.core import RETURN, Block, Function, Module, Op, Region, Value
 from xlalite.ir.diagnostics import Location
 from xlalite.ir.dialect import OPS
@@ -195,13 +195,7 @@ class _FastParser:
             text = "{}"
         attrs = self.op_attrs.get((name, text))
         if attrs is None:
-            attrs = _AttrParser(text).dict()
-            spec = OPS.find(name)
-            if spec is not None:
-                try:
-                    attrs = spec.normalize_attrs(attrs)
-                except AttrError:
-                    pass  # left as written for the verifier to report, as the lark path does
+            attrs = OPS.with_defaults(name, _AttrParser(text).dict())
             self.op_attrs[(name, text)] = attrs
         return attrs
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xlalite.ir.attributes import AttrError, DenseElements, dense_literal
+from xlalite.ir.attributes import DenseElements, dense_literal
 from xlalite.ir.core import RETURN, Block, Function, Module, Op, Region, Value
 from xlalite.ir.diagnostics import Diagnostic, Location, XirError
 from xlalite.ir.dialect import OPS
@@ -208,7 +208,7 @@ class _Walker:
         if len(result_names) != len(out_types):
             raise self.error(tree, f"'{name}' defines {len(result_names)} result names but its "
                                    f"type lists {len(out_types)} results")
-        op = Op(name, operands, out_types, _with_defaults(name, attrs), regions, self.loc_of(tree))
+        op = Op(name, operands, out_types, OPS.with_defaults(name, attrs), regions, self.loc_of(tree))
         for tok, value in zip(result_names, op.results):
             self.define(tok, value)
         return op
@@ -277,15 +277,6 @@ class _Walker:
             raise self.error(body, str(e)) from None
 
 
-def _with_defaults(name: str, attrs: dict[str, object]) -> dict[str, object]:
-    """Canonical attributes for registered ops; anything invalid is left for the verifier."""
-    spec = OPS.find(name)
-    try:
-        return attrs if spec is None else spec.normalize_attrs(attrs)
-    except AttrError:
-        return attrs
-
-
 #: deepest nesting of brackets, braces and parentheses the parser accepts: deeper text
 #: would overflow Python's stack in the tree walk (real programs nest a handful of levels)
 MAX_NESTING = 200
@@ -325,12 +316,19 @@ def parse_module(text: str, filename: str = "<string>", line_offset: int = 0) ->
 
     `line_offset` is added to reported line numbers (for chunks of a split file).
     """
-    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark, as editors may write one
-    walker = _Walker(text, filename, line_offset)
-    _check_nesting(text, walker)
+    text, walker = _prepare(text, filename, line_offset)
     with _collector_paused():
         module = parse_fast(text, walker.loc)
         return module if module is not None else _parse_with_grammar(text, walker)
+
+
+def _prepare(text: str, filename: str, line_offset: int) -> tuple[str, _Walker]:
+    """The text without a byte-order mark (as editors may write one), its walker, and the
+    nesting check both parsers rely on."""
+    text = text.removeprefix("\ufeff")
+    walker = _Walker(text, filename, line_offset)
+    _check_nesting(text, walker)
+    return text, walker
 
 
 @contextlib.contextmanager
@@ -348,9 +346,7 @@ def _collector_paused() -> Iterator[None]:
 
 def parse_with_grammar(text: str, filename: str = "<string>", line_offset: int = 0) -> Module:
     """:func:`parse_module` without the fast path: the reference the fast path must match."""
-    text = text.removeprefix("\ufeff")
-    walker = _Walker(text, filename, line_offset)
-    _check_nesting(text, walker)
+    text, walker = _prepare(text, filename, line_offset)
     with _collector_paused():
         return _parse_with_grammar(text, walker)
 

@@ -96,16 +96,19 @@ def active() -> CompileProfile | None:
 
 
 @contextlib.contextmanager
-def compiling(function: str) -> Iterator[CompileProfile]:
-    """Open the profile of one compilation (nested compilations get their own)."""
+def compiling(function: str, trace_seconds: float = 0.0) -> Iterator[CompileProfile]:
+    """Open the profile of one compilation (nested compilations get their own);
+    `trace_seconds` is the caller's tracing, done before and counted in."""
     outer = active()
     profile = CompileProfile(function)
+    if trace_seconds:
+        profile.add("trace", trace_seconds)
     _ACTIVE.profile = profile
     start = time.perf_counter()
     try:
         yield profile
     finally:
-        profile.total = time.perf_counter() - start
+        profile.total = time.perf_counter() - start + trace_seconds
         _ACTIVE.profile = outer
         HISTORY.append(profile)
         del HISTORY[:-_KEEP]
