@@ -59,7 +59,7 @@ def vjp_function(func: Function, wrt: Sequence[int], seed: int | None = 0,
     new = Function(name or func.name, func.arg_types + ct_types, [], names, func.loc)
     new.attributes = {k: v for k, v in func.attributes.items() if k == "donate"}
     b = Builder(new.body)
-    e = Emitter(b)
+    e = Emitter(b, lambda f, wrt: vjp_function(f, wrt, seed=None))
     mapping: dict[Value, Value] = dict(zip(func.args, new.args))
     forward = []
     for op in func.body.ops:
@@ -93,7 +93,12 @@ def vjp_function(func: Function, wrt: Sequence[int], seed: int | None = 0,
             raise AutodiffError(f"no VJP rule for '{op.name}'", op.loc)
         b.loc = op.loc  # gradient ops point at the forward op's source line
         cts = [c if c is not None else e.zeros(r) for c, r in zip(cts, op.results)]
-        op_grads = opdef.vjp(e, op, cts[0] if len(cts) == 1 else cts)
+        try:
+            op_grads = opdef.vjp(e, op, cts[0] if len(cts) == 1 else cts)
+        except AutodiffError:
+            raise
+        except ValueError as err:  # a rule refusing (while loops, fused kernels)
+            raise AutodiffError(str(err), op.loc) from None
         for operand, g in zip(op.operands, op_grads, strict=True):
             if g is not None and operand.type.dtype.is_float:
                 accumulate(operand, g)

@@ -2,8 +2,9 @@
 
 Two ops are the same expression when they have the same name, operands (by identity),
 attributes and result types. The later one is replaced by the earlier one, which dominates it
-(straight-line blocks). Ops in a region may reuse expressions from enclosing blocks, never the
-other way round. Ops with effects, with regions, and unregistered ops are never merged.
+(straight-line blocks). Regions are isolated from above (a body reads only its block arguments),
+so each region block starts a scope of its own. Ops with effects, with regions, and unregistered
+ops are never merged.
 """
 
 from __future__ import annotations
@@ -29,14 +30,14 @@ def _key(op: Op) -> tuple | None:
 
 
 def cse_block(block: Block, known: ChainMap) -> int:
-    """Merge duplicate expressions in `block`; `known` holds those of enclosing blocks."""
+    """Merge duplicate expressions in `block`; `known` holds those seen before in it."""
     merged = 0
     for op in list(block.ops):
         if op.name in TERMINATORS:
             continue
         for region in op.regions:
             for inner in region.blocks:
-                merged += cse_block(inner, known.new_child())
+                merged += cse_block(inner, ChainMap())
         key = _key(op)
         if key is None:
             continue

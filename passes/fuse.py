@@ -160,9 +160,16 @@ def count_kernels(func: Function) -> int:
     return sum(1 for op in func.body.ops if op.name not in TERMINATORS and op.name != "xl.constant")
 
 
-def fuse_function(func: Function, max_ops: int = 64) -> dict[str, int]:
-    block = func.body
-    before = count_kernels(func)
+def fuse_block(block: Block, max_ops: int) -> tuple[int, int]:
+    """Fuse the ops of `block` and of the bodies of its control-flow ops; returns (groups
+    formed, ops fused)."""
+    formed = fused = 0
+    for op in block.ops:
+        if has_trait(op, Trait.CONTROL):
+            for region in op.regions:
+                for inner in region.blocks:
+                    f, n = fuse_block(inner, max_ops)
+                    formed, fused = formed + f, fused + n
     groups = [g for g in _Planner(block, max_ops).groups() if len(g.ops) > 1]
     grouped = set().union(*(g.ops for g in groups)) if groups else set()
     for g in groups:
@@ -170,7 +177,13 @@ def fuse_function(func: Function, max_ops: int = 64) -> dict[str, int]:
     for op in reversed(list(block.ops)):  # originals are now dead (their clones live on)
         if op in grouped and not any(r.uses for r in op.results):
             op.erase()
-    return {"groups-formed": len(groups), "ops-fused": sum(len(g.ops) for g in groups),
+    return formed + len(groups), fused + sum(len(g.ops) for g in groups)
+
+
+def fuse_function(func: Function, max_ops: int = 64) -> dict[str, int]:
+    before = count_kernels(func)
+    formed, fused = fuse_block(func.body, max_ops)
+    return {"groups-formed": formed, "ops-fused": fused,
             "kernels-before": before, "kernels-after": count_kernels(func)}
 
 

@@ -24,8 +24,8 @@ def legalize_function(func: Function) -> int:
     """Rewrite the LEGALIZED ops of `func` in place; returns how many were rewritten."""
     rw = Rewriter()
     n = 0
-    for op in list(func.body.ops):
-        if op.name in LEGALIZED:
+    for op in list(func.walk()):  # control-flow bodies too
+        if op.name in LEGALIZED and op.parent is not None:
             n += any(pattern(op, rw) for pattern in get_op(op.name).patterns)
     return n
 

@@ -5,6 +5,7 @@ makes an eager tensor, and ``xl.exp``, ``xl.where``, ``xl.sum``... work on both.
 """
 
 from xlalite.compiler import compile
+from xlalite.frontend.control import ControlFlowError, cond, fori_loop, scan, switch, while_loop
 from xlalite.frontend.custom import custom_vjp
 from xlalite.frontend.errors import TracerError
 from xlalite.frontend.grad import grad, value_and_grad, vjp
@@ -94,4 +95,5 @@ __all__ = [
     "sin", "sqrt", "subtract", "sum", "tanh", "tensor", "transpose", "where", "zeros",
     "grad", "value_and_grad", "vjp", "custom_vjp", "no_grad", "cache_info", "save", "load",
     "ArgumentError", "DeviceArray", "__version__", "compile",
+    "ControlFlowError", "cond", "fori_loop", "scan", "switch", "while_loop",
 ]

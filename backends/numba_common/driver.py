@@ -16,6 +16,7 @@ import numpy as np
 from xlalite.backends.base import CodegenError
 from xlalite.ir.core import RETURN, Function, Op, Value
 from xlalite.ir.types import TensorType
+from xlalite.ops.registry import Trait, has_trait
 from xlalite.passes.plan_memory import arena_offset, inplace_operand, view_operand
 
 
@@ -47,38 +48,44 @@ class DriverWriter:
     def emit(self, line: str) -> None:
         self.lines.append("    " + line)
 
-    def ops(self) -> Iterator[tuple[Op, list[str], str]]:
-        """Each top-level op to run, with its operands' names and its result's buffer.
+    def ops(self) -> Iterator[tuple[Op, list[str], list[str]]]:
+        """Each top-level op to run, with its operands' names and its results' buffers.
 
         Constants and reshapes the plan made views are bound here and not yielded; every
-        yielded op has one result.
+        yielded op has one result, except control-flow ops (``Trait.CONTROL``).
         """
         for op in self.func.body.ops:
             if op.name == RETURN:
                 continue
-            if len(op.results) != 1:
+            if len(op.results) != 1 and not has_trait(op, Trait.CONTROL):
                 raise CodegenError(f"{self.backend} supports single-result ops, not '{op.name}'")
-            r = op.results[0]
             if op.name == "xl.constant":
-                self.bind(r, f"c{len(self.consts)}", f"consts[{len(self.consts)}]")
+                self.bind(op.results[0], f"c{len(self.consts)}", f"consts[{len(self.consts)}]")
                 self.consts.append(np.array(op.attributes["value"].array, copy=True))
                 continue
-            inplace, offset = inplace_operand(op), arena_offset(op)
             if view_operand(op) is not None:  # nothing to run
+                r = op.results[0]
                 shape = r.type.shape or ((1,) if self.scalars_as_vectors else ())
                 self.bind(r, f"r{self.fresh}", f"{self.names[op.operands[0]]}.reshape({shape})")
                 self.fresh += 1
                 continue
-            if inplace is not None:
-                self.names[r] = self.names[op.operands[inplace]]
-            elif offset is not None:
-                self.bind(r, f"v{len(self.views)}", f"views[{len(self.views)}]")
-                self.views.append((offset, r.type))
-            else:
-                self.bind(r, f"o{self.fresh}",
-                          f"empty({r.type.shape}, np.{r.type.dtype.numpy.name})")
-                self.fresh += 1
-            yield op, [self.names[v] for v in op.operands], self.names[r]
+            for j, r in enumerate(op.results):
+                inplace, offset = inplace_operand(op, j), arena_offset(op, j)
+                if inplace is not None:
+                    self.names[r] = self.names[op.operands[inplace]]
+                elif offset is not None:
+                    self.bind(r, f"v{len(self.views)}", f"views[{len(self.views)}]")
+                    self.views.append((offset, r.type))
+                else:
+                    self.bind(r, f"o{self.fresh}",
+                              f"empty({r.type.shape}, np.{r.type.dtype.numpy.name})")
+                    self.fresh += 1
+            yield op, [self.names[v] for v in op.operands], [self.names[r] for r in op.results]
+
+    def const(self, array: np.ndarray) -> str:
+        """The driver's name for one more constant (a kernel argument, e.g. of a loop body)."""
+        self.consts.append(np.array(array, copy=True))
+        return f"consts[{len(self.consts) - 1}]"
 
     def finish(self, copy: str) -> str:
         """The driver's source, returning the outputs; `copy` (a format with one ``{}``)

@@ -18,7 +18,7 @@ from xlalite.backends.base import Backend, CodegenError
 from xlalite.backends.numba_common.expr import group_of
 from xlalite.backends.numba_common.program import Program
 from xlalite.backends.numba_common.scalar import ScalarTable
-from xlalite.ir.core import RETURN, Function, Module, Op
+from xlalite.ir.core import TERMINATORS, Function, Module, Op
 from xlalite.ir.verifier import verify
 from xlalite.ops.registry import FusionKind, Trait, find_op, fusion_kind, has_trait
 from xlalite.ops.shape import is_unit_reshape
@@ -77,14 +77,20 @@ class NumbaTarget(Backend):
             return False
         return (op_name in DRIVER_OPS or op_name in STRUCTURAL_OPS or op_name in self.op_kernels
                 or opdef.has(Trait.CONVOLUTION) or opdef.has(Trait.REDUCTION)
+                or opdef.has(Trait.CONTROL)
                 or opdef.fusion is FusionKind.MATMUL
                 or op_name in self.scalars or op_name in INDEX_OPS)
 
     def check_supported(self, func: Function) -> None:
-        """A CodegenError naming the first top-level op this target cannot run."""
-        for op in func.body.ops:
-            if op.name != RETURN and not self.supports(op.name):
-                raise CodegenError(f"{self.name} cannot run '{op.name}'")
+        """A CodegenError naming the first op this target cannot run, at the top level or in
+        a control-flow body."""
+        blocks = [func.body]
+        while blocks:
+            for op in blocks.pop().ops:
+                if op.name not in TERMINATORS and not self.supports(op.name):
+                    raise CodegenError(f"{self.name} cannot run '{op.name}'")
+                if has_trait(op, Trait.CONTROL):
+                    blocks.extend(b for r in op.regions for b in r.blocks)
 
     @abc.abstractmethod
     def generate(self, func: Function) -> Program[Any]:

@@ -17,6 +17,7 @@ from xlalite.backends.numba_common.driver import DriverWriter
 from xlalite.backends.numba_common.expr import group_of
 from xlalite.backends.numba_common.program import Program
 from xlalite.backends.numba_common.target import CodeShape, code_shape
+from xlalite.backends.numba_cpu.control import LoopWriter
 from xlalite.backends.numba_cpu.conv import conv_call
 from xlalite.backends.numba_cpu.header import kernel_text
 from xlalite.backends.numba_cpu.ops import Kernel, kernel_for
@@ -38,7 +39,7 @@ class CpuProgram(Program[Kernel]):
 
 
 def _module_text(fastmath: bool, kernel: Kernel) -> str:
-    return kernel_text(kernel.source, kernel.parallel, fastmath)
+    return kernel_text(kernel.source, kernel.parallel, fastmath, kernel.prelude)
 
 
 def _uses_blas(func: Function) -> bool:
@@ -87,8 +88,15 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
     prog = CpuProgram(func, partial(_module_text, fastmath),
                       single_threaded_blas=slots > 1 and uses_blas)
     driver = DriverWriter(func, ", scratch", "numba-cpu")
-    for op, ins, dest in driver.ops():
-        r = op.results[0]
+    loops = LoopWriter(driver, not exact_math, allow_parallel, min_work, slots, fastmath)
+    for op, ins, dests in driver.ops():
+        if has_trait(op, Trait.CONTROL):
+            kernel, args, types = loops.kernel(op, ins, dests)
+            prog.scratch_bytes = max(prog.scratch_bytes, kernel.scratch)
+            name = prog.add_call(kernel, types)
+            driver.emit(f"{name}({', '.join(args)})")
+            continue
+        r, dest = op.results[0], dests[0]
         if op.name == "xl.debug_print":
             driver.emit(f"print({op.attributes['label']!r} + ': ' + "
                         f"np.array2string({ins[0]}, threshold=64), flush=True)")

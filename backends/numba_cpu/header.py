@@ -22,11 +22,16 @@ HEADER = (
 )
 
 
-def kernel_text(body: str, parallel: bool, fastmath: bool) -> str:
+def decorator(parallel: bool, fastmath: bool) -> str:
     # error_model="numpy": x / 0 is inf or nan as in NumPy (the interpreter), not a raised
     # ZeroDivisionError, whose per-element test kept divisions from vectorizing (10x slower)
-    return HEADER + (f"@njit(cache=True, parallel={parallel}, fastmath={fastmath}, "
-                     f"error_model=\"numpy\")\n") + body
+    return (f"@njit(cache=True, parallel={parallel}, fastmath={fastmath}, "
+            f"error_model=\"numpy\")\n")
+
+
+def kernel_text(body: str, parallel: bool, fastmath: bool, prelude: str = "") -> str:
+    """The module: header, `prelude` (functions the kernel calls), then ``kernel`` itself."""
+    return HEADER + prelude + decorator(parallel, fastmath) + body
 
 
 def load_kernel(body: str, parallel: bool, fastmath: bool):

@@ -40,6 +40,8 @@ class Kernel:
     #: scratch bytes this call needs; > 0 means the kernel takes a ``scratch`` argument after
     #: ``out`` (the executable's shared buffer), so calls of one kernel may differ here
     scratch: int = field(default=0, compare=False)
+    #: functions of the module that ``kernel`` calls (a loop's body kernels), with decorators
+    prelude: str = ""
 
     @property
     def note(self) -> str:

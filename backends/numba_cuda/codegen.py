@@ -16,6 +16,7 @@ from xlalite.backends.numba_common.driver import DriverWriter
 from xlalite.backends.numba_common.expr import group_of
 from xlalite.backends.numba_common.program import Program
 from xlalite.backends.numba_common.target import CodeShape, code_shape
+from xlalite.backends.numba_cuda.control import HostLoopWriter
 from xlalite.backends.numba_cuda.kernels import (
     INDEX_MAPS,
     CudaKernel,
@@ -83,7 +84,12 @@ def generate(func: Function) -> Program[CudaKernel]:
     """Kernels and driver for `func` (verified, legalized, every op supported)."""
     prog: Program[CudaKernel] = Program(func, kernel_module)
     driver = DriverWriter(func, "", "numba-cuda", scalars_as_vectors=True)
-    for op, ins, dest in driver.ops():
+    loops = HostLoopWriter(driver, prog, kernels_for)
+    for op, ins, dests in driver.ops():
+        if has_trait(op, Trait.CONTROL):
+            loops.write(op, ins, dests)
+            continue
+        dest = dests[0]
         if op.name == "xl.debug_print":
             driver.emit(f"print({op.attributes['label']!r} + ': ' + "
                         f"np.array2string({ins[0]}.copy_to_host(), threshold=64), flush=True)")

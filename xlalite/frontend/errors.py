@@ -36,6 +36,12 @@ def user_location() -> Location | None:
     return None
 
 
+def located(message: str) -> str:
+    """`message` prefixed with the user's file and line (when the caller is user code)."""
+    loc = user_location()
+    return f"{loc.file}:{loc.line}: {message}" if loc is not None else message
+
+
 class TracerError(TypeError):
     """A traced value was used where Python needs a concrete value."""
 

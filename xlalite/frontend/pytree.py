@@ -62,3 +62,17 @@ def _unflatten(td: TreeDef, it) -> Any:
     if td.kind == "dict":
         return dict(zip(td.keys, children))
     return tuple(children) if td.kind == "tuple" else children
+
+
+def describe(td: TreeDef) -> str:
+    """A short picture of a structure for error messages: ``(*, [*, *], {'w': *})``."""
+    if td.kind == "leaf":
+        return "*"
+    if td.kind == "none":
+        return "None"
+    parts = [describe(c) for c in td.children]
+    if td.kind == "dict":
+        return "{" + ", ".join(f"{k!r}: {p}" for k, p in zip(td.keys, parts)) + "}"
+    if td.kind == "tuple":
+        return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+    return "[" + ", ".join(parts) + "]"

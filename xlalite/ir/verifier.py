@@ -30,6 +30,10 @@ def verify_op(op: Op) -> list[Diagnostic]:
     except KeyError as e:
         return [_diag(op, str(e.args[0]))]
     if opdef.verify_regions is not None:  # region ops: result types come from their bodies
+        try:
+            opdef.normalize_attrs(op.attributes)
+        except AttrError as e:
+            return [_diag(op, str(e))]
         return [_diag(op, msg) for msg in opdef.verify_regions(op)]
     try:
         attrs = opdef.normalize_attrs(op.attributes)

@@ -2,6 +2,7 @@
 
 from xlalite.ops import (  # noqa: F401  (imported for registration)
     constant,
+    control,
     conv,
     custom,
     debug,

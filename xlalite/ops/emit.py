@@ -6,21 +6,31 @@ builder calls; constants take the type of the value they combine with.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from xlalite.ir.attributes import DenseElements
 from xlalite.ir.builder import Builder
-from xlalite.ir.core import Value
+from xlalite.ir.core import Function, Value
 from xlalite.ir.types import DType, TensorType
 
 
 class Emitter:
     """Typed helpers over a Builder; every method returns the new Value."""
 
-    def __init__(self, builder: Builder):
+    def __init__(self, builder: Builder,
+                 differentiate: Callable[[Function, Sequence[int]], Function] | None = None):
         self.b = builder
+        self._differentiate = differentiate
+
+    def differentiate(self, func: Function, wrt: Sequence[int]) -> Function:
+        """The VJP of `func` with respect to arguments `wrt`, taking one cotangent per output:
+        ``(args..., cts...) -> (outputs..., grads...)``. Rules of region ops differentiate
+        their bodies with it; the autodiff pass provides it."""
+        if self._differentiate is None:
+            raise ValueError("this emitter cannot differentiate regions (use the autodiff pass)")
+        return self._differentiate(func, wrt)
 
     def op(self, name: str, *xs: Value, **attrs: object) -> Value:
         return self.b.add(name, *xs, **attrs)

@@ -45,6 +45,8 @@ class Trait(enum.Enum):
     REDUCTION = "reduction"  # reduces operand 0 over `axes` with an associative combiner
     CONVOLUTION = "convolution"  # the conv2d family: a product with windowed operands
     WINDOW = "window"  # reduce_window family: each output reads one window of the input
+    CONTROL = "control"  # cond/while/scan: its regions are programs of their own, which
+    # passes optimize like function bodies and backends run as code (not one kernel)
 
 
 _REQUIRED = object()

@@ -1,0 +1,108 @@
+"""Control flow on numba-cpu: a top-level ``xl.cond`` / ``xl.while`` / ``xl.scan`` becomes one
+``@njit`` function that holds the loop (or the branch) and calls its body's kernels, defined
+in the same module, so no iteration goes back to Python and the body compiles once whatever
+the trip count. The function takes the op's operands, its result buffers, the bodies'
+constants and (when a body kernel needs it) the scratch buffer; the loop structure is the
+shared one of ``backends/numba_common/control.py``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from xlalite.backends.base import CodegenError
+from xlalite.backends.numba_common.control import ControlWriter
+from xlalite.backends.numba_common.driver import DriverWriter
+from xlalite.backends.numba_common.expr import group_of
+from xlalite.backends.numba_common.target import CodeShape, code_shape
+from xlalite.backends.numba_cpu.header import decorator
+from xlalite.backends.numba_cpu.ops import Kernel, kernel_for
+from xlalite.backends.numba_cpu.scalar import scalars
+from xlalite.ir.core import Op
+from xlalite.ir.types import TensorType
+
+
+def _work(op: Op) -> int:
+    return max([r.type.size for r in op.results] + [v.type.size for v in op.operands])
+
+
+class LoopWriter(ControlWriter):
+    """Writes the njit functions of the control-flow ops of one function (see the module
+    docstring); `driver` receives the bodies' constants."""
+
+    def __init__(self, driver: DriverWriter, approx: bool, parallel: bool, min_work: int,
+                 slots: int, fastmath: bool = False):
+        super().__init__()
+        self.driver = driver
+        self.approx, self.parallel, self.min_work, self.slots = approx, parallel, min_work, slots
+        self.fastmath = fastmath
+
+    def kernel(self, op: Op, ins: list[str], dests: list[str]
+               ) -> tuple[Kernel, list[str], list[TensorType]]:
+        """The loop kernel of top-level `op`, its call's arguments and their types."""
+        self.prelude: dict[str, str] = {}  # body kernel source -> its name in the module
+        self.prologue: list[str] = []
+        self.lines: list[str] = []
+        self.consts: list[tuple[str, str, TensorType]] = []  # (param, driver name, type)
+        self.scratch = 0
+        self.fresh = 0
+        params_in = [f"in{i}" for i in range(len(op.operands))]
+        params_out = [f"out{j}" for j in range(len(op.results))]
+        self.control(op, params_in, params_out, 1)
+        params = params_in + params_out + [p for p, _, _ in self.consts]
+        args = ins + dests + [name for _, name, _ in self.consts]
+        if self.scratch:
+            params.append("scratch")
+            args.append("scratch")
+        source = (f"def kernel({', '.join(params)}):\n" + "".join(
+            f"    {line}\n" for line in self.prologue) + "\n".join(self.lines) + "\n")
+        prelude = "".join(self.prelude_text(src, name) for src, name in self.prelude.items())
+        types = [v.type for v in op.operands] + op.result_types + [t for _, _, t in self.consts]
+        return Kernel(source, False, (), self.scratch, prelude), args, types
+
+    def prelude_text(self, key: str, name: str) -> str:
+        parallel, source = key[0] == "P", key[1:]
+        return decorator(parallel, self.fastmath) + re.sub(
+            r"^def kernel\(", f"def {name}(", source, count=1) + "\n\n"
+
+    def alloc_expr(self, t: TensorType) -> str:
+        return f"np.empty({t.shape}, np.{t.dtype.numpy.name})"
+
+    def copy(self, indent: int, src: str, dst: str) -> None:
+        self.emit(indent, f"lib.copy_flat({src}.reshape(-1), {dst}.reshape(-1))")
+
+    def slot(self, indent: int, stacked: str, t: TensorType, step: str) -> str:
+        """Rank-0 slices stay 0-d arrays (kernels write them at [()])."""
+        name = self.name("s")
+        if t.rank == 1:
+            self.emit(indent, f"{name} = {stacked}[{step}:{step} + 1].reshape(())")
+        else:
+            self.emit(indent, f"{name} = {stacked}[{step}]")
+        return name
+
+    def scalar(self, name: str) -> str:
+        return f"{name}[()]"
+
+    def constant(self, op: Op) -> str:
+        value = op.attributes["value"]
+        param = f"cst{len(self.consts)}"
+        self.consts.append((param, self.driver.const(np.asarray(value.array)), value.type))
+        return param
+
+    def call(self, op: Op, ins: list[str], dest: str, indent: int) -> None:
+        if op.name == "xl.debug_print":
+            raise CodegenError("numba-cpu cannot run xl.debug_print inside a loop or branch body")
+        if code_shape(op, scalars(self.approx)) is CodeShape.CONVOLUTION:
+            raise CodegenError(f"numba-cpu does not run convolutions inside loop or branch "
+                               f"bodies yet ('{group_of(op)[0][0].name}')")
+        parallel = self.parallel and _work(op) >= self.min_work
+        kernel = kernel_for(op, parallel, self.approx, self.slots)
+        key = ("P" if kernel.parallel else "S") + kernel.source
+        name = self.prelude.setdefault(key, f"body{len(self.prelude)}")
+        extra = [str(n) for n in kernel.extents]
+        if kernel.scratch:
+            self.scratch = max(self.scratch, kernel.scratch)
+            extra.insert(0, "scratch")
+        self.emit(indent, f"{name}({', '.join(ins + [dest] + extra)})")
