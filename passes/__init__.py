@@ -7,6 +7,7 @@ from xlalite.passes import (  # noqa: F401  (importing registers the passes)
     dce,
     fuse,
     legalize,
+    licm,
     merge_dot_sums,
     pipelines,
     plan_memory,

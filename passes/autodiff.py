@@ -98,7 +98,8 @@ def vjp_function(func: Function, wrt: Sequence[int], seed: int | None = 0,
         except AutodiffError:
             raise
         except ValueError as err:  # a rule refusing (while loops, fused kernels)
-            raise AutodiffError(str(err), op.loc) from None
+            where = f"{op.loc}: " if op.loc is not None else ""
+            raise AutodiffError(f"{where}{err}", op.loc) from None
         for operand, g in zip(op.operands, op_grads, strict=True):
             if g is not None and operand.type.dtype.is_float:
                 accumulate(operand, g)

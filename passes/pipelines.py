@@ -10,7 +10,8 @@ from xlalite.options import SpecError, split_top
 
 PHASES: dict[str, str] = {
     "legalize": "legalize",  # rewrite ops no backend runs (custom_vjp) into ones they do
-    "simplify": "canonicalize,cse,dce",  # algebra, folding, redundancy, dead code
+    "simplify": "canonicalize,licm,cse,dce",  # algebra, folding, loop invariants, redundancy,
+    # dead code
     "reassociate": "merge-dot-sums,cse,dce",  # rewrites that reorder float sums
     "fuse": "fuse",  # kernel formation
     "finalize": "plan-memory",  # buffer assignment; must be last

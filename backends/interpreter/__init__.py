@@ -4,6 +4,7 @@ from xlalite.backends.interpreter.interpreter import (
     InterpreterBackend,
     InterpreterExecutable,
     run_function,
+    run_op,
 )
 
-__all__ = ["InterpreterBackend", "InterpreterExecutable", "run_function"]
+__all__ = ["InterpreterBackend", "InterpreterExecutable", "run_function", "run_op"]

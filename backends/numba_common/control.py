@@ -18,10 +18,11 @@ read a scalar, name a constant and run one body op.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 
 from xlalite.backends.base import CodegenError
 from xlalite.ir.core import Block, Op, Value
-from xlalite.ir.types import TensorType
+from xlalite.ir.types import DType, TensorType
 from xlalite.ops.control import scan_parts, while_parts
 from xlalite.ops.registry import Trait, has_trait
 
@@ -54,6 +55,11 @@ class ControlWriter(abc.ABC):
     def constant(self, op: Op) -> str:
         """The name of `op`'s literal in the generated code."""
 
+    def length(self, n: int) -> str:
+        """How the code names a scan's trip count (a target may pass it as an argument, so
+        one compiled loop serves every length)."""
+        return str(n)
+
     @abc.abstractmethod
     def call(self, op: Op, ins: list[str], dest: str, indent: int) -> None:
         """Emit the code computing single-result body op `op` into `dest`."""
@@ -73,7 +79,7 @@ class ControlWriter(abc.ABC):
         return name
 
     # --- blocks --------------------------------------------------------------------------
-    def block(self, block: Block, args: list[str], targets: list[str | None], indent: int
+    def block(self, block: Block, args: list[str], targets: Sequence[str | None], indent: int
               ) -> None:
         """The ops of `block` with its arguments named `args`; yielded value i is left in
         buffer `targets[i]` (written there by its op where possible)."""
@@ -155,8 +161,7 @@ class ControlWriter(abc.ABC):
         consts, init = while_parts(op)
         k = len(consts)
         cur, spare = self._carries(indent, ins[k:], dests, op.result_types)
-        go, parity = self.alloc(op.regions[0].blocks[0].terminator.operands[0].type), \
-            self.name("par")
+        go, parity = self.alloc(TensorType((), DType.BOOL)), self.name("par")
         self.emit(indent, f"{parity} = 0")
         self.emit(indent, "while True:")
         self.block(op.regions[0].blocks[0], ins[:k] + cur, [go], indent + 1)
@@ -172,9 +177,11 @@ class ControlWriter(abc.ABC):
         cur, spare = self._carries(indent, ins[k:k + c], dests[:c], op.result_types[:c])
         parity, step, t = self.name("par"), self.name("step"), self.name("t")
         self.emit(indent, f"{parity} = 0")
-        self.emit(indent, f"for {step} in range({n}):")
+        count = self.length(n)
+        self.emit(indent, f"for {step} in range({count}):")
         inner = indent + 1
-        self.emit(inner, f"{t} = {n - 1} - {step}" if op.attributes["reverse"] else f"{t} = {step}")
+        self.emit(inner, f"{t} = {count} - 1 - {step}" if op.attributes["reverse"]
+                  else f"{t} = {step}")
         x_slices = [self.slot(inner, name, v.type, t) for name, v in zip(ins[k + c:], xs)]
         y_slots = [self.slot(inner, name, r.type, t)
                    for name, r in zip(dests[c:], op.results[c:])]

@@ -93,7 +93,7 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
         if has_trait(op, Trait.CONTROL):
             kernel, args, types = loops.kernel(op, ins, dests)
             prog.scratch_bytes = max(prog.scratch_bytes, kernel.scratch)
-            name = prog.add_call(kernel, types)
+            name = prog.add_call(kernel, types, kernel.extents)
             driver.emit(f"{name}({', '.join(args)})")
             continue
         r, dest = op.results[0], dests[0]

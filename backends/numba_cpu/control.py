@@ -48,6 +48,7 @@ class LoopWriter(ControlWriter):
         self.consts: list[tuple[str, str, TensorType]] = []  # (param, driver name, type)
         self.scratch = 0
         self.fresh = 0
+        self.lengths: list[int] = []  # scan trip counts, passed last (Call.extents)
         params_in = [f"in{i}" for i in range(len(op.operands))]
         params_out = [f"out{j}" for j in range(len(op.results))]
         self.control(op, params_in, params_out, 1)
@@ -56,16 +57,22 @@ class LoopWriter(ControlWriter):
         if self.scratch:
             params.append("scratch")
             args.append("scratch")
+        params += [f"n{i}" for i in range(len(self.lengths))]
+        args += [str(n) for n in self.lengths]
         source = (f"def kernel({', '.join(params)}):\n" + "".join(
             f"    {line}\n" for line in self.prologue) + "\n".join(self.lines) + "\n")
         prelude = "".join(self.prelude_text(src, name) for src, name in self.prelude.items())
         types = [v.type for v in op.operands] + op.result_types + [t for _, _, t in self.consts]
-        return Kernel(source, False, (), self.scratch, prelude), args, types
+        return Kernel(source, False, tuple(self.lengths), self.scratch, prelude), args, types
 
     def prelude_text(self, key: str, name: str) -> str:
         parallel, source = key[0] == "P", key[1:]
         return decorator(parallel, self.fastmath) + re.sub(
             r"^def kernel\(", f"def {name}(", source, count=1) + "\n\n"
+
+    def length(self, n: int) -> str:
+        self.lengths.append(n)
+        return f"n{len(self.lengths) - 1}"
 
     def alloc_expr(self, t: TensorType) -> str:
         return f"np.empty({t.shape}, np.{t.dtype.numpy.name})"

@@ -129,7 +129,7 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any) -> Any:
             i, val = carry
             return (i + 1, body_fun(i, val)), None
 
-        start = asarray(np.int32(lo))
+        start = asarray(np.asarray(lo, np.int32))
         (_, out), _ = scan(step, (start, init_val), None, length=max(hi - lo, 0))
         return out
     lo_t, hi_t = asarray(lower), asarray(upper)
@@ -178,7 +178,8 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
                 "the carry init is")
     consts = captures(body)
     ys = [TensorType((n, *t.shape), t.dtype) for t in body.output_types[n_c:]]
-    attrs = {"num_consts": len(consts), "num_carries": n_c, "length": n, "reverse": bool(reverse)}
+    attrs: dict[str, object] = {"num_consts": len(consts), "num_carries": n_c, "length": n,
+                                "reverse": bool(reverse)}
     results = stage("xl.scan", [*consts, *c_leaves, *x_leaves], c_types + ys, attrs,
                     [region(body, consts, front=True)])
     return unflatten(c_tree, results[:n_c]), unflatten(y_tree, results[n_c:])

@@ -137,7 +137,7 @@ def apply_template(template: Op, inputs: Sequence[TensorBase]) -> list[TensorBas
         outs = template.opdef.interpret(template, arrays, run_block)  # type: ignore[misc]
     tensors = [Tensor(np.array(o)) for o in outs]
     record(template, inputs, tensors)
-    return tensors
+    return list(tensors)
 
 
 def stage(name: str, inputs: Sequence[TensorBase], result_types: Sequence[TensorType],

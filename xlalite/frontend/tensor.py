@@ -281,15 +281,19 @@ class Tracer(TensorBase):
     def type(self) -> TensorType:  # type: ignore[override]
         return self.value.type
 
-    def _concrete(self, what: str) -> NoReturn:
+    def _concrete(self, what: str, fix: str | None = None) -> NoReturn:
         raise TracerError(
             f"cannot use a traced tensor ({self.type}) as {what} inside a jit-compiled function: "
             "its value is not known while tracing.",
-            "Use xl.where(cond, a, b) for data-dependent choices, or pass the argument through "
-            "static_argnums so it is a Python value at trace time.")
+            fix or "Use xl.where(cond, a, b) for data-dependent choices, or pass the argument "
+            "through static_argnums so it is a Python value at trace time.")
 
     def __bool__(self) -> bool:
-        self._concrete("a Python bool (if/while/and/or)")
+        self._concrete("a Python bool (if/while/and/or)",
+                       "Use xl.cond(pred, true_fn, false_fn, *operands) to branch on it, "
+                       "xl.while_loop(cond_fn, body_fn, init) to loop while it holds, or "
+                       "xl.where(cond, a, b) for an elementwise choice; or pass the argument "
+                       "through static_argnums so it is a Python value at trace time.")
 
     def __float__(self) -> float:
         self._concrete("a Python float")
@@ -298,7 +302,10 @@ class Tracer(TensorBase):
         self._concrete("a Python int")
 
     def __index__(self) -> int:
-        self._concrete("an index")
+        self._concrete("an index (e.g. range(n))",
+                       "For a loop over a traced count use xl.fori_loop(lower, upper, body_fn, "
+                       "init), or xl.scan(f, init, xs) to run a body over the rows of an array; "
+                       "or pass the argument through static_argnums.")
 
     def __array__(self, dtype=None, copy=None):
         self._concrete("a NumPy array")

@@ -33,6 +33,8 @@ class DenseElements:
         arr = np.array(array, dtype=type.dtype.numpy, copy=True)
         if arr.shape != type.shape and arr.size != 1:
             raise AttrError(f"dense literal has shape {list(arr.shape)} but its type is {type}")
+        if type.size == 0:  # a one-element splat of an empty type holds no element at all
+            arr = arr.reshape(-1)[:0].reshape(type.shape)
         flat = arr.reshape(-1)
         # Same bit pattern everywhere (so NaN splats count, and -0.0 differs from 0.0).
         self.is_splat = flat.size > 0 and bool(np.all(
@@ -67,6 +69,8 @@ def dense_literal(data: object, t: TensorType) -> DenseElements:
     try:
         with np.errstate(over="ignore"):
             array = np.array(data, dtype=t.dtype.numpy)
+        if array.size == 0 and t.size == 0:  # `[]` is every empty shape's literal, (0, 3) too
+            array = array.reshape(t.shape)
         return DenseElements(array, t)
     except AttrError:
         raise

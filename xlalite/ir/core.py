@@ -105,6 +105,14 @@ class Op:
         self._operands[index] = value
         value.uses.append(Use(self, index))
 
+    def set_operands(self, values: Sequence[Value]) -> None:
+        """Replace the whole operand list (an op gaining or losing operands, e.g. a loop
+        whose invariant code moved out)."""
+        self.drop_operands()
+        for v in values:
+            self._operands.append(v)
+            v.uses.append(Use(self, len(self._operands) - 1))
+
     def drop_operands(self) -> None:
         """Remove all operand uses (before erasing, or when an op is being rebuilt)."""
         for i, v in enumerate(self._operands):

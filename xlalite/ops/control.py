@@ -39,7 +39,15 @@ import numpy as np
 from xlalite.ir.attributes import BoolAttr, IntAttr
 from xlalite.ir.core import YIELD, Block, Op, Region, Value
 from xlalite.ir.types import DType, TensorType
+from xlalite.ops.control_patterns import (
+    cond_operands,
+    fold_cond,
+    loop_consts,
+    scan_outputs,
+    short_scan,
+)
 from xlalite.ops.control_vjp import cond_vjp, scan_vjp, while_vjp
+from xlalite.ops.regions import scan_parts, taken_branch, while_parts
 from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, Trait, register
 
 
@@ -122,25 +130,12 @@ def _verify_cond(op: Op) -> list[str]:
     return []
 
 
-def taken_branch(op: Op, index: np.ndarray) -> int:
-    """The region a cond runs for predicate (bool) or index (integer) value `index`."""
-    if np.asarray(index).dtype == np.bool_:
-        return 0 if bool(index) else 1
-    return int(min(max(int(index), 0), len(op.regions) - 1))
-
-
 def _interpret_cond(op: Op, inputs: Sequence[np.ndarray], run_block: Callable) -> tuple:
     k = taken_branch(op, inputs[0])
     return tuple(run_block(op.regions[k].blocks[0], inputs[1:]))
 
 
 # --- xl.while ----------------------------------------------------------------------------
-def while_parts(op: Op) -> tuple[list[Value], list[Value]]:
-    """(consts, initial carries) of a while op."""
-    k = op.attributes["num_consts"]
-    return list(op.operands[:k]), list(op.operands[k:])
-
-
 def _verify_while(op: Op) -> list[str]:
     if len(op.regions) != 2:
         return ["'xl.while' needs a condition region and a body region"]
@@ -171,12 +166,6 @@ def _interpret_while(op: Op, inputs: Sequence[np.ndarray], run_block: Callable) 
 
 
 # --- xl.scan -----------------------------------------------------------------------------
-def scan_parts(op: Op) -> tuple[list[Value], list[Value], list[Value]]:
-    """(consts, initial carries, xs) of a scan op."""
-    k, c = op.attributes["num_consts"], op.attributes["num_carries"]
-    return list(op.operands[:k]), list(op.operands[k:k + c]), list(op.operands[k + c:])
-
-
 def _step(t: TensorType) -> TensorType:
     return TensorType(t.shape[1:], t.dtype)
 
@@ -189,7 +178,8 @@ def _verify_scan(op: Op) -> list[str]:
     if len(op.regions) != 1:
         return ["'xl.scan' needs one body region"]
     k, c, n = (op.attributes.get(a) for a in ("num_consts", "num_carries", "length"))
-    if not all(isinstance(v, int) for v in (k, c, n)) or k < 0 or c < 0 or k + c > len(op.operands):
+    if not (isinstance(k, int) and isinstance(c, int) and isinstance(n, int)) \
+            or k < 0 or c < 0 or k + c > len(op.operands):
         return [f"'xl.scan' num_consts + num_carries must be at most {len(op.operands)}"]
     if n < 0:
         return [f"'xl.scan' length must be non-negative, got {n}"]
@@ -301,7 +291,7 @@ COND = register(OpDef(
     "xl.cond", "Runs one of its regions, chosen by a scalar bool predicate or integer index.",
     ("index", "inputs"), _infer, None, FusionKind.OPAQUE, variadic=True,
     example=lambda: ([TensorType((), DType.BOOL), _V, _V], {}),
-    vjp=cond_vjp, traits=frozenset({Trait.CONTROL}),
+    vjp=cond_vjp, patterns=(fold_cond, cond_operands), traits=frozenset({Trait.CONTROL}),
     verify_regions=_verify_cond, interpret=_interpret_cond,
     build_example=_example_cond,
 ))
@@ -311,7 +301,7 @@ WHILE = register(OpDef(
     ("inputs",), _infer, None, FusionKind.OPAQUE, variadic=True,
     attrs=(AttrSpec("num_consts", IntAttr(), default=0, doc="loop-invariant leading operands"),),
     example=lambda: ([_V, _V], {"num_consts": 1}),
-    vjp=while_vjp, traits=frozenset({Trait.CONTROL}),
+    vjp=while_vjp, patterns=(loop_consts,), traits=frozenset({Trait.CONTROL}),
     verify_regions=_verify_while, interpret=_interpret_while,
     build_example=_example_while,
 ))
@@ -325,7 +315,7 @@ SCAN = register(OpDef(
            AttrSpec("reverse", BoolAttr(), default=False, doc="run from the last step")),
     example=lambda: ([_V, _V, TensorType((4, 2, 3), DType.F32)],
                      {"num_consts": 1, "num_carries": 1, "length": 4, "reverse": False}),
-    vjp=scan_vjp, traits=frozenset({Trait.CONTROL}),
+    vjp=scan_vjp, patterns=(short_scan, scan_outputs, loop_consts), traits=frozenset({Trait.CONTROL}),
     verify_regions=_verify_scan, interpret=_interpret_scan,
     build_example=_example_scan,
 ))

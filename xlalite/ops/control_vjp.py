@@ -18,40 +18,20 @@ A body is differentiated like a function: the rules turn a region into a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from xlalite.ir.builder import Builder
-from xlalite.ir.core import RETURN, YIELD, Block, Function, Op, Region, Value, clone_op
+from xlalite.ir.core import YIELD, Block, Op, Region, Value, clone_op
 from xlalite.ir.types import TensorType
 from xlalite.ops.emit import Emitter
-
-
-def block_function(block: Block, name: str = "body") -> Function:
-    """A function computing what `block` yields from its arguments (a deep copy)."""
-    term = block.terminator
-    assert term is not None and term.name == YIELD
-    func = Function(name, [a.type for a in block.args], [v.type for v in term.operands])
-    mapping: dict[Value, Value] = dict(zip(block.args, func.args))
-    for op in block.ops[:-1]:
-        func.body.append(clone_op(op, mapping))
-    func.body.append(Op(RETURN, [mapping[v] for v in term.operands], []))
-    return func
-
-
-def function_region(func: Function, outputs: Sequence[int]) -> Region:
-    """`func`'s body as a region block yielding its outputs at `outputs` (a deep copy)."""
-    block = Block(func.arg_types, [a.name_hint for a in func.args])
-    mapping: dict[Value, Value] = dict(zip(func.args, block.args))
-    for op in func.body.ops[:-1]:
-        block.append(clone_op(op, mapping))
-    block.append(Op(YIELD, [mapping[func.outputs[i]] for i in outputs], []))
-    return Region([block])
+from xlalite.ops.regions import block_function, function_region
 
 
 def _floats(values: Sequence[Value]) -> list[int]:
     return [i for i, v in enumerate(values) if v.type.dtype.is_float]
 
 
-def cond_vjp(e: Emitter, op: Op, cts: object) -> list[Value | None]:
+def cond_vjp(e: Emitter, op: Op, cts: Any) -> list[Value | None]:
     """cond(p, x) -> y  =>  dx = cond(p, [vjp(branch) for each branch])(x, dy)"""
     cts = cts if isinstance(cts, list) else [cts]
     index, *inputs = op.operands
@@ -71,7 +51,7 @@ def cond_vjp(e: Emitter, op: Op, cts: object) -> list[Value | None]:
     return grads
 
 
-def while_vjp(e: Emitter, op: Op, cts: object) -> list[Value | None]:
+def while_vjp(e: Emitter, op: Op, cts: Any) -> list[Value | None]:
     raise ValueError("reverse-mode differentiation of a while loop is not supported: its trip "
                      "count is unknown when the program is built. Use xl.fori_loop with "
                      "Python-int bounds or xl.scan, which are differentiable")
@@ -86,7 +66,7 @@ def _varying(forward: Sequence[Op], args: set[Value]) -> set[Value]:
     return out
 
 
-def scan_vjp(e: Emitter, op: Op, cts: object) -> list[Value | None]:
+def scan_vjp(e: Emitter, op: Op, cts: Any) -> list[Value | None]:
     """c, ys = scan(f, k, c0, xs)  =>  (d c0, d k, d xs) = scan(vjp(f), reverse, ...)"""
     cts = cts if isinstance(cts, list) else [cts]
     k, c, n = (op.attributes[a] for a in ("num_consts", "num_carries", "length"))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xlalite.backends.base import Backend
+from xlalite.backends.interpreter import run_op
 from xlalite.ir import Function, Module, Op, Value, verify
 from xlalite.ir.core import RETURN, YIELD
 from xlalite.ops import get_op
@@ -55,6 +56,11 @@ class _Writer:
         return f"{ref}({', '.join(args)})"
 
     def function(self, k: int, op: Op) -> None:
+        if op.regions and op.name != "xl.fusion":  # control flow: the interpreter runs it
+            ref = f"ref_{len(self.refs)}"
+            self.refs[ref] = lambda *xs, _op=op: run_op(_op, xs)
+            self.lines += [f"def step_{k}(*inputs):", f"    return {ref}(*inputs)", ""]
+            return
         if op.name == "xl.fusion":
             block = op.regions[0].blocks[0]
             params = [f"p{i}" for i in range(len(block.args))]
@@ -70,7 +76,7 @@ class _Writer:
             names[inner.results[0]] = f"t{i}"
             text = self.expr(inner, [names[v] for v in inner.operands], names)
             self.lines.append(f"    t{i} = {text}")
-        self.lines += [f"    return np.asarray({names[result]})", ""]
+        self.lines += [f"    return (np.asarray({names[result]}),)", ""]
 
 
 def generate(func: Function) -> tuple[str, dict[str, Callable], list[tuple[int, list[int]]]]:
@@ -81,7 +87,8 @@ def generate(func: Function) -> tuple[str, dict[str, Callable], list[tuple[int, 
     for k, op in enumerate(o for o in func.body.ops if o.name != RETURN):
         writer.function(k, op)
         plan.append((k, [values[id(v)] for v in op.operands]))
-        values[id(op.results[0])] = len(values)
+        for r in op.results:
+            values[id(r)] = len(values)
     return "\n".join(writer.lines), writer.refs, plan
 
 
@@ -94,14 +101,15 @@ class NumpyExecutable(Executable):
         self.steps = [namespace[f"step_{k}"] for k, _ in self.plan]
         index = {id(a): i for i, a in enumerate(func.args)}
         for op in (o for o in func.body.ops if o.name != RETURN):
-            index[id(op.results[0])] = len(index)
+            for r in op.results:
+                index[id(r)] = len(index)
         self.outputs = [index[id(v)] for v in func.outputs]
 
     def run(self, args: list[np.ndarray]) -> tuple[np.ndarray, ...]:
         values = list(args)
         with np.errstate(all="ignore"):
             for step, (_, operands) in zip(self.steps, self.plan):
-                values.append(step(*[values[i] for i in operands]))
+                values.extend(step(*[values[i] for i in operands]))
         return tuple(np.array(values[i], copy=True) for i in self.outputs)
 
 
