@@ -241,3 +241,35 @@ def test_python_control_on_tracers_suggests_the_structured_ops():
         xl.jit(lambda x: x if x.sum() > 0 else -x)(np.ones(2, np.float32))
     with pytest.raises(xl.TracerError, match="fori_loop"):
         xl.jit(lambda x, n: sum(x for _ in range(n)))(np.ones(2, np.float32), np.int32(3))
+
+
+def test_training_step_has_one_forward_and_one_backward_loop_without_weight_carries():
+    """CSE lets the forward scan the VJP extends replace the plain one; merge-dot-sums turns
+    the recurrent weight's per-step gradient accumulation into one product after the loop."""
+    from xlalite import nn, optim
+
+    nn.manual_seed(0)
+    lstm = nn.LSTM(3, 5)
+    opt = optim.SGD(lstm.parameters(), lr=0.1)
+
+    def step(v):
+        loss = (lstm(v)[0] ** 2.0).mean()
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        return loss
+
+    x = RNG.standard_normal((4, 2, 3)).astype(np.float32)
+    m = xl.jit(step).lower(x).module.clone()
+    reference = m.clone()
+    run_pipeline(m, "legalize,simplify,reassociate")
+    scans = [op for op in m.main.walk() if op.name == "xl.scan"]
+    assert len(scans) == 2
+    weight = lstm.weight_hh_l0.type
+    assert all(r.type != weight.with_shape(weight.shape[::-1]) and r.type != weight
+               for op in scans for r in op.results)
+    from xlalite.backends.interpreter import run_function
+
+    args = [RNG.uniform(-1, 1, t.shape).astype(t.dtype.numpy) for t in m.main.arg_types]
+    for a, b in zip(run_function(m.main, args), run_function(reference.main, args)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -184,8 +184,8 @@ def test_lstm_matches_a_numpy_reference_and_has_correct_gradients():
     lstm = to64(nn.LSTM(3, 4))
     x = x64(5, 2, 3)
     out, (h, c) = lstm(xl.tensor(x))
-    wi, wh, bi, bh = (t.numpy() for t in (lstm.weight_ih, lstm.weight_hh, lstm.bias_ih,
-                                           lstm.bias_hh))
+    wi, wh, bi, bh = (t.numpy() for t in (lstm.weight_ih_l0, lstm.weight_hh_l0,
+                                           lstm.bias_ih_l0, lstm.bias_hh_l0))
     hr, cr, outs = np.zeros((2, 4)), np.zeros((2, 4)), []
     for t in range(5):
         gates = x[t] @ wi.T + bi + hr @ wh.T + bh
@@ -194,7 +194,7 @@ def test_lstm_matches_a_numpy_reference_and_has_correct_gradients():
         hr = scipy.special.expit(o) * np.tanh(cr)
         outs.append(hr)
     np.testing.assert_allclose(out.numpy(), np.stack(outs), rtol=1e-10)
-    np.testing.assert_allclose(c.numpy(), cr, rtol=1e-10)
+    np.testing.assert_allclose(c.numpy(), cr[None], rtol=1e-10)
     np.testing.assert_allclose(xl.jit(lambda v: lstm(v)[0])(x), np.stack(outs), rtol=1e-10)
 
     class Last(nn.Module):

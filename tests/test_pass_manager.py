@@ -26,9 +26,10 @@ func @f(%x: f32[4]) -> f32[4] {
 
 def test_spec_parsing_with_typed_options_and_phases():
     passes = parse_pipeline("simplify,fuse{max-ops=8},canonicalize{fold-limit=10}")
-    assert [p.name for p in passes] == ["canonicalize", "cse", "dce", "fuse", "canonicalize"]
-    assert passes[3].max_ops == 8 and passes[4].fold_limit == 10
-    assert passes[3].spec() == "fuse{max-ops=8}" and passes[0].spec() == "canonicalize"
+    assert [p.name for p in passes] == ["canonicalize", "licm", "cse", "dce", "fuse",
+                                        "canonicalize"]
+    assert passes[4].max_ops == 8 and passes[5].fold_limit == 10
+    assert passes[4].spec() == "fuse{max-ops=8}" and passes[0].spec() == "canonicalize"
 
 
 @pytest.mark.parametrize("spec, message", [

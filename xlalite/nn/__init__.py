@@ -19,9 +19,10 @@ from xlalite.nn.layers import (
     Tanh,
 )
 from xlalite.nn.module import Module, Sequential, manual_seed
-from xlalite.nn.sequence import LSTM, MultiheadAttention, TransformerEncoderLayer
+from xlalite.nn.recurrent import GRU, LSTM, RNN
+from xlalite.nn.sequence import MultiheadAttention, TransformerEncoderLayer
 
 __all__ = ["GELU", "AvgPool2d", "BatchNorm2d", "Buffer", "Conv2d", "Dropout", "Embedding",
-           "Flatten", "LSTM", "LayerNorm", "Linear", "MaxPool2d", "Module", "MultiheadAttention",
-           "Parameter", "ReLU", "TransformerEncoderLayer",
+           "Flatten", "GRU", "LSTM", "LayerNorm", "Linear", "MaxPool2d", "Module", "MultiheadAttention",
+           "Parameter", "RNN", "ReLU", "TransformerEncoderLayer",
            "Sequential", "Sigmoid", "Tanh", "cross_entropy", "functional", "manual_seed", "mse"]

@@ -1,5 +1,6 @@
-"""Sequence layers: ``LSTM``, ``MultiheadAttention``, ``TransformerEncoderLayer`` (PyTorch's
-parameter layouts; inputs are sequence-first (T, B, ...) unless ``batch_first``)."""
+"""Attention layers: ``MultiheadAttention``, ``TransformerEncoderLayer`` (PyTorch's parameter
+layouts; inputs are sequence-first (T, B, ...) unless ``batch_first``). The recurrent layers
+are in ``recurrent.py``."""
 
 from __future__ import annotations
 
@@ -7,55 +8,10 @@ import math
 
 import numpy as np
 
-from xlalite.frontend import numpy_api as xl
 from xlalite.frontend.state import Parameter
 from xlalite.nn import functional as F
 from xlalite.nn.layers import Dropout, LayerNorm, Linear, _uniform
 from xlalite.nn.module import Module
-
-
-class LSTM(Module):
-    """One LSTM layer, unrolled over time in the traced program.
-
-    Gates (i, f, g, o) = x_t W_ih^T + b_ih + h W_hh^T + b_hh; c = f c + i g; h = o tanh(c).
-    ``forward(x, (h0, c0))`` returns ``(output, (h_T, c_T))``; x is (T, B, input_size)."""
-
-    def __init__(self, input_size: int, hidden_size: int, batch_first: bool = False):
-        super().__init__()
-        bound = 1 / math.sqrt(hidden_size)
-        self.hidden_size, self.batch_first = hidden_size, batch_first
-        self.weight_ih = Parameter(_uniform((4 * hidden_size, input_size), bound))
-        self.weight_hh = Parameter(_uniform((4 * hidden_size, hidden_size), bound))
-        self.bias_ih = Parameter(_uniform((4 * hidden_size,), bound))
-        self.bias_hh = Parameter(_uniform((4 * hidden_size,), bound))
-
-    def forward(self, x, state=None):
-        if self.batch_first:
-            x = x.transpose(1, 0, 2)
-        steps, batch, features = x.shape
-        hidden = self.hidden_size
-        if state is None:
-            h = xl.zeros((batch, hidden), x.dtype)
-            c = xl.zeros((batch, hidden), x.dtype)
-        else:
-            h, c = state
-        # the input projection of every step at once: one large matmul instead of T small ones
-        xw = (x.reshape((steps * batch, features)) @ self.weight_ih.T + self.bias_ih)
-        xw = xw.reshape((steps, batch, 4 * hidden))
-        outputs = []
-        for t in range(steps):
-            gates = xw[t] + h @ self.weight_hh.T + self.bias_hh
-            i = xl.sigmoid(gates[:, 0:hidden])
-            f = xl.sigmoid(gates[:, hidden:2 * hidden])
-            g = xl.tanh(gates[:, 2 * hidden:3 * hidden])
-            o = xl.sigmoid(gates[:, 3 * hidden:])
-            c = f * c + i * g
-            h = o * xl.tanh(c)
-            outputs.append(h.reshape((1, batch, hidden)))
-        out = xl.concatenate(outputs, axis=0)
-        if self.batch_first:
-            out = out.transpose(1, 0, 2)
-        return out, (h, c)
 
 
 class MultiheadAttention(Module):

@@ -17,7 +17,14 @@ from xlalite.ir.builder import Builder
 from xlalite.ir.core import Block, Op, Value, clone_op
 from xlalite.ir.rewrite import Rewriter, constant_of
 from xlalite.ir.types import TensorType
-from xlalite.ops.regions import drop_args, inline_block, rebuild, scan_parts, taken_branch
+from xlalite.ops.regions import (
+    drop_args,
+    inline_block,
+    rebuild,
+    replace_yield,
+    scan_parts,
+    taken_branch,
+)
 
 
 # --- cond --------------------------------------------------------------------------------
@@ -119,11 +126,7 @@ def scan_outputs(op: Op, rw: Rewriter) -> bool:
     if not dead_y and not dead_c and not dead_x:
         return False
     dead = set(dead_c) | set(dead_y)
-    kept_yield = [v for j, v in enumerate(term.operands) if j not in dead]
-    term.drop_operands()
-    new_term = Op(term.name, kept_yield, [])
-    block.ops[-1] = new_term
-    new_term.parent, term.parent = block, None
+    replace_yield(block, [v for j, v in enumerate(term.operands) if j not in dead])
     drop_args(block, {k + j for j in dead_c} | {k + c + j for j in dead_x})
     operands = consts + [v for j, v in enumerate(init) if j not in dead] + \
         [v for j, v in enumerate(xs) if j not in dead_x]

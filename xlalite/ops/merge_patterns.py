@@ -9,9 +9,11 @@ of T products. These patterns turn such sums into one concatenate and one produc
 * ``concatenate(concatenate(a, b), c)`` on one axis => ``concatenate(a, b, c)``;
 * ``dot(a1, b1) + dot(a2, b2)`` with one contraction dim => ``dot(concat(a1, a2), concat(b1,
   b2))`` contracting over both, when the product is at least as large as the operands it
-  copies (so the concatenate costs less than the temporary it saves).
+  copies (so the concatenate costs less than the temporary it saves);
+* a scan carry accumulating ``dot(a_t, b_t)`` each step => one product of the stacked a and b
+  after the loop (the same sum, over a loop).
 
-The first two are exact and run in canonicalize. The last sums in a different order (as any
+The first two are exact and run in canonicalize. The last two sum in a different order (as any
 BLAS blocking does), so it runs only in the ``merge-dot-sums`` pass. Each fires only on
 single-use operands, so nothing is computed twice.
 """
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 from xlalite.ir.core import Op, Value
 from xlalite.ir.rewrite import Rewriter, is_splat
+from xlalite.ir.types import TensorType
+from xlalite.ops.regions import drop_args, replace_yield, scan_parts
 
 
 def _sole_use(v: Value, name: str) -> Op | None:
@@ -104,3 +108,58 @@ def add_of_dots(op: Op, rw: Rewriter) -> bool:
     rhs = b.add("xl.concatenate", b1, b2, axis=cb[0])
     rw.replace(op, [b.add("xl.dot_general", lhs, rhs, contract=(ca, cb), batch=batch)])
     return True
+
+
+def scan_of_dots(op: Op, rw: Rewriter) -> bool:
+    """A scan carry that only accumulates one product per step, ``acc' = acc + dot(a_t,
+    b_t)`` (the gradient of a weight a loop reads), becomes one product after the loop:
+    ``acc0 + dot(stacked a, stacked b)`` contracting over the steps too. The loop stacks a
+    and b as outputs (or reads the xs they are already), and the weight-sized add per step is
+    gone: an RNN's backward loop then holds only the products it must run step by step."""
+    consts, init, xs = scan_parts(op)
+    k, c = len(consts), len(init)
+    block = op.regions[0].blocks[0]
+    term = block.terminator
+    assert term is not None
+    for j in range(c):
+        arg = block.args[k + j]
+        add = arg.uses[0].op if len(arg.uses) == 1 else None
+        if add is None or add.name != "xl.add" or term.operands[j] is not add.results[0] \
+                or len(add.results[0].uses) != 1:
+            continue
+        first = add.operands[0] is arg
+        dot = _sole_use(add.operands[1 if first else 0], "xl.dot_general")
+        if dot is None or dot.attributes["batch"] != ((), ()) or \
+                any(v in block.args[:k] for v in dot.operands):
+            continue
+        stacked: list[Value | int] = []  # an xs operand, or which result of the new scan
+        extra: list[Value] = []
+        ys = list(term.operands[c:])
+        for v in dot.operands:
+            if v in block.args[k + c:]:
+                stacked.append(xs[v.index - k - c])
+            elif v in ys:
+                stacked.append(c - 1 + ys.index(v))
+            else:
+                stacked.append(len(op.results) - 1 + len(extra))
+                extra.append(v)
+        contract = tuple((0, *(d + 1 for d in dims)) for dims in dot.attributes["contract"])
+        replace_yield(block, [v for i, v in enumerate(term.operands) if i != j] + extra)
+        add.erase()
+        dot.erase()
+        drop_args(block, {k + j})
+        n = op.attributes["length"]
+        types = [r.type for i, r in enumerate(op.results) if i != j] + \
+            [TensorType((n, *v.type.shape), v.type.dtype) for v in extra]
+        regions, op.regions = op.regions, []
+        attrs = dict(op.attributes, num_carries=c - 1)
+        new = rw.builder(op).insert(Op("xl.scan", consts + init[:j] + init[j + 1:] + xs,
+                                         types, attrs, regions, op.loc))
+        lhs, rhs = (new.results[s] if isinstance(s, int) else s for s in stacked)
+        b = rw.builder(op)
+        total = b.add("xl.dot_general", lhs, rhs, contract=contract, batch=((), ()))
+        result = b.add("xl.add", init[j], total) if first else b.add("xl.add", total, init[j])
+        rw.replace(op, [new.results[i] if i < j else result if i == j else new.results[i - 1]
+                        for i in range(len(op.results))])
+        return True
+    return False

@@ -84,3 +84,13 @@ def drop_args(block: Block, indices: set[int]) -> None:
     block.args = [a for i, a in enumerate(block.args) if i not in indices]
     for i, a in enumerate(block.args):
         a.index = i
+
+
+def replace_yield(block: Block, values: Sequence[Value]) -> None:
+    """Make `block` yield `values` instead of what it yields now."""
+    term = block.terminator
+    assert term is not None and term.name == YIELD
+    term.drop_operands()
+    new = Op(YIELD, list(values), [], loc=term.loc)
+    block.ops[-1] = new
+    new.parent, term.parent = block, None
