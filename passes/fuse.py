@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from xlalite.ir.core import TERMINATORS, Block, Function, Op, Value, clone_op
 from xlalite.ops.fusion import make_fusion
 from xlalite.ops.registry import FusionKind, Trait, find_op, fusion_kind, has_trait
-from xlalite.ops.shape import is_unit_reshape
+from xlalite.ops.shape import is_reindexing
 from xlalite.passes.manager import FunctionPass, register_pass
 
 
@@ -36,8 +36,8 @@ def is_reduction(op: Op) -> bool:
 
 
 def _loop_kind(op: Op) -> FusionKind:
-    """Fusion kind, treating unit-dim reshapes as broadcasts (both only re-index)."""
-    return FusionKind.BROADCAST if is_unit_reshape(op) else fusion_kind(op)
+    """Fusion kind, treating slices and unit-dim reshapes as broadcasts (all only re-index)."""
+    return FusionKind.BROADCAST if is_reindexing(op) else fusion_kind(op)
 
 
 def is_cheap_producer(op: Op) -> bool:

@@ -87,6 +87,10 @@ class ExprGen:
             src = op.operands[0]
             live = iter(i for i, d in zip(idx, v.type.shape) if d != 1)
             return self.at(src, tuple("0" if d == 1 else next(live) for d in src.type.shape))
+        if op.name == "xl.slice":
+            return self.at(op.operands[0], tuple(
+                _offset(i, start, step)
+                for i, start, step in zip(idx, a["start"], a["stride"], strict=True)))
         if op.name == "xl.constant":
             return literal(a["value"].array.reshape(-1)[0].item(), v.type.dtype)
         if op.name == "xl.iota":
@@ -95,6 +99,14 @@ class ExprGen:
             raise CodegenError(f"'{op.name}' cannot be computed inside a loop kernel")
         args = [self.at(x, idx) for x in op.operands]
         return self._emit(self.scalars(op, args), self._depth(args))
+
+
+def _offset(index: str, start: int, step: int) -> str:
+    """The operand index `start + step * index` of a slice, as short as it gets."""
+    scaled = index if step == 1 else f"{step} * {index}"
+    if index == "0":
+        return str(start)
+    return scaled if start == 0 else f"{start} + {scaled}"
 
 
 def input_names(inputs: Sequence[Value], alias: int = -1) -> dict[Value, str]:

@@ -21,7 +21,7 @@ from xlalite.backends.numba_common.scalar import ScalarTable
 from xlalite.ir.core import TERMINATORS, Function, Module, Op
 from xlalite.ir.verifier import verify
 from xlalite.ops.registry import FusionKind, Trait, find_op, fusion_kind, has_trait
-from xlalite.ops.shape import is_unit_reshape
+from xlalite.ops.shape import is_reindexing
 from xlalite.passes.legalize import legalize_module
 from xlalite.runtime import profile
 from xlalite.runtime.executable import Executable
@@ -46,7 +46,7 @@ class CodeShape(enum.Enum):
 
 def is_loop_op(op: Op, scalars: ScalarTable) -> bool:
     """Whether a loop kernel computes `op` element by element."""
-    return op.name in scalars or op.name in INDEX_OPS or is_unit_reshape(op)
+    return op.name in scalars or op.name in INDEX_OPS or is_reindexing(op)
 
 
 def code_shape(op: Op, scalars: ScalarTable) -> CodeShape:

@@ -35,7 +35,7 @@ from xlalite.ops.registry import (
     has_trait,
     register,
 )
-from xlalite.ops.shape import is_unit_reshape
+from xlalite.ops.shape import is_reindexing
 
 FUSION_KINDS = ("loop", "reduction", "matmul")
 
@@ -74,8 +74,8 @@ def _loop_op(op: Op) -> bool:
         return False
     if op.name == "xl.constant":
         return bool(op.attributes["value"].is_splat)
-    if op.name == "xl.reshape":
-        return is_unit_reshape(op)
+    if op.name in ("xl.reshape", "xl.slice"):
+        return is_reindexing(op)
     opdef = find_op(op.name)
     return opdef is not None and opdef.pure and opdef.fusion <= FusionKind.BROADCAST
 
@@ -96,7 +96,7 @@ def _check_body(block: Block, kind: str) -> list[str]:
     anchors = [o for o in body if not _loop_op(o)]
     if kind == "loop":
         return [f"'{o.name}' cannot be computed inside a 'loop' fusion (only elementwise and "
-                "broadcast ops, unit-dim reshapes and splat constants)" for o in anchors[:1]]
+                "broadcast ops, slices, unit-dim reshapes and splat constants)" for o in anchors[:1]]
     want = "a reduction" if kind == "reduction" else "a matrix product or convolution"
     def ok(o: Op) -> bool:
         return has_trait(o, Trait.REDUCTION) if kind == "reduction" \

@@ -234,6 +234,12 @@ PAD = register(OpDef(
 ))
 
 
+def is_reindexing(op: Op) -> bool:
+    """An op a loop kernel computes at any index by reading its operand at another one: a
+    reshape that only inserts or drops size-1 dims, or a slice (start + stride * index)."""
+    return is_unit_reshape(op) or op.name == "xl.slice"
+
+
 def is_unit_reshape(op: Op) -> bool:
     """A reshape that only inserts or drops size-1 dims: a pure re-indexing, no data motion."""
     if op.name != "xl.reshape":
