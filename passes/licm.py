@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xlalite.ir.core import TERMINATORS, Block, Function, Op, Region, Value, clone_op
+from xlalite.ops.regions import drop_args
 from xlalite.ops.registry import FusionKind, Trait, find_op, fusion_kind, has_trait
 from xlalite.passes.manager import FunctionPass, register_pass
 
@@ -87,8 +88,14 @@ def hoist_loop(loop: Op) -> int:
     for op in reversed(moved):
         op.erase()
     operands = list(loop.operands)
-    loop.set_operands(operands[:k] + [mapping[v] for v in entering] + operands[k:])
-    loop.attributes["num_consts"] = k + len(entering)
+    consts = operands[:k] + [mapping[v] for v in entering]
+    # consts only the moved ops read are dropped
+    blocks = [r.blocks[0] for r in loop.regions]
+    unused = {i for i in range(len(consts)) if not any(b.args[i].uses for b in blocks)}
+    for block in blocks:
+        drop_args(block, unused)
+    loop.set_operands([v for i, v in enumerate(consts) if i not in unused] + operands[k:])
+    loop.attributes["num_consts"] = len(consts) - len(unused)
     return len(moved)
 
 
