@@ -22,13 +22,11 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from xlalite.frontend.numpy_api import asarray, zeros
 from xlalite.frontend.pytree import flatten, unflatten
-from xlalite.frontend.tensor import Tensor, Tracer, active_trace, record
+from xlalite.frontend.regions import apply_template
 from xlalite.frontend.tracing import Traced, trace
-from xlalite.ir.core import RETURN, YIELD, Op, Region, instantiate
+from xlalite.ir.core import RETURN, YIELD, Op, Region
 
 
 def _as_region(traced: Traced) -> Region:
@@ -90,20 +88,5 @@ class custom_vjp:  # noqa: N801  (decorator named like the JAX one)
         template = Op("xl.custom_vjp", [], fwd_types,
                       {"num_outputs": n_out, "name": self.fun.__name__},
                       [_as_region(fwd), _as_region(bwd)])
-        results = _apply(template, flat_args)
+        results = apply_template(template, flat_args)
         return unflatten(out_tree, results[:n_out])
-
-
-def _apply(template: Op, inputs: list) -> list:
-    """Stage `template` (an op without operands) applied to `inputs`, or run it eagerly."""
-    tr = active_trace(inputs)
-    if tr is not None:
-        op = tr.builder.insert(instantiate(template, [tr.value_of(x) for x in inputs]))
-        return [Tracer(r, tr) for r in op.results]
-    from xlalite.backends.interpreter.interpreter import run_block
-
-    with np.errstate(all="ignore"):
-        outs = run_block(template.regions[0].blocks[0], [x.array for x in inputs])
-    tensors = [Tensor(np.array(o)) for o in outs]
-    record(template, inputs, tensors)
-    return tensors

@@ -19,7 +19,8 @@ import numpy as np
 from xlalite.frontend.errors import TracerError, user_location
 from xlalite.frontend.numpy_api import asarray
 from xlalite.frontend.pytree import TreeDef, flatten, unflatten
-from xlalite.frontend.tensor import Tensor, TensorBase, Trace, Tracer, active_trace, record, tracing
+from xlalite.frontend.tensor import Tensor, TensorBase, Trace, Tracer, active_trace, record
+from xlalite.frontend.tracing import call_traced
 from xlalite.ir.builder import Builder
 from xlalite.ir.core import YIELD, Block, Op, Region, Value, instantiate
 from xlalite.ir.types import TensorType
@@ -87,13 +88,7 @@ def trace_body(fn: Callable, args: Sequence[Any], parent: Trace | None) -> Body:
     block = Block([leaf if isinstance(leaf, TensorType) else asarray(leaf).type for leaf in leaves])
     tr = BodyTrace(block, parent)
     call_args = unflatten(tree, [Tracer(a, tr) for a in block.args])
-    try:
-        with tracing(tr):
-            out = fn(*call_args)
-            out_leaves, out_tree = flatten(out)
-            values = [tr.value_of(asarray(o)) for o in out_leaves]
-    finally:
-        tr.open = False
+    values, out_tree = call_traced(fn, call_args, tr)
     return Body(block, values, out_tree, tr)
 
 

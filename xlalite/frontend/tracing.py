@@ -118,15 +118,7 @@ def trace(fn: Callable, args: Sequence[object], statics: frozenset[int] = frozen
     tracers = iter([Tracer(v, tr) for v in func.args])
     call_args = [arg if tree is None else unflatten(tree, [next(tracers) for _ in range(tree.num_leaves)])
                  for arg, tree in zip(args, in_trees)]
-    try:
-        with tracing(tr):
-            out = fn(*call_args)
-            out_flat, out_tree = flatten(out)
-            values = [tr.value_of(asarray(o)) for o in out_flat]
-    finally:
-        tr.open = False
-        for x, old in tr.saved_grads.values():
-            x.grad = old  # gradient tracers never outlive their trace
+    values, out_tree = call_traced(fn, call_args, tr)
     state_in = [x for x, _ in tr.state_args.values()]
     state_out = list(tr.written.values())
     values += [tr.state_now[id(x)] for x in state_out]
@@ -137,6 +129,21 @@ def trace(fn: Callable, args: Sequence[object], statics: frozenset[int] = frozen
         func.attributes["donate"] = tuple(first + position[id(x)] for x in state_out)
     return Traced(verify(module), in_trees, out_tree, state_in, state_out,
                   list(tr.guards.values()))
+
+
+def call_traced(fn: Callable, call_args: Sequence[object], tr: Trace) -> tuple[list, TreeDef]:
+    """Run `fn(*call_args)` with `tr` the innermost trace; the values of its (flattened)
+    results in `tr` and their structure. The trace is closed afterwards, whatever happens."""
+    try:
+        with tracing(tr):
+            out = fn(*call_args)
+            out_flat, out_tree = flatten(out)
+            values = [tr.value_of(asarray(o)) for o in out_flat]
+    finally:
+        tr.open = False
+        for x, old in tr.saved_grads.values():
+            x.grad = old  # gradient tracers never outlive their trace
+    return values, out_tree
 
 
 def inline_function(func: Function, inputs: Sequence[TensorBase], trace_: Trace) -> list[Tracer]:
