@@ -247,6 +247,28 @@ def load_module(text: str) -> Any:
         return kernel
 
 
+def kernel_key(text: str) -> str:
+    """The cache key (file name stem after ``xlk_``) of a kernel module's text."""
+    return _digest(text)
+
+
+def load_cached(key: str) -> Any:
+    """The ``kernel`` of the cached module with cache key `key` (a loop's body kernel, which
+    its loop module names by key): from this process, or from its checked file on disk."""
+    with _LOCK:
+        if key in _LOADED:
+            return _LOADED[key]
+    path = kernels_dir() / f"xlk_{key}.py"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    if _digest(text) != key:
+        raise CacheError(f"xlalite's kernel cache has no valid {path.name} (a loop's body "
+                         "kernel); it was changed or deleted while a program was loading")
+    return load_module(text)
+
+
 _CALLS = re.compile(r"\b((?:lib|blas|convlib)\.\w+)\(")  # not mm.*: inlined scalar math
 
 

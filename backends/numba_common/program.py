@@ -8,6 +8,7 @@ from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
+from xlalite.backends.numba_common.cache import kernel_key
 from xlalite.ir.core import Function
 from xlalite.ir.types import TensorType
 from xlalite.passes.plan_memory import arena_bytes
@@ -72,6 +73,6 @@ class Program(Generic[K]):
 
     def source(self) -> str:
         """Every kernel module and the driver, as the Python source that runs."""
-        texts = [f"# kernel k{i}{': ' + k.note if k.note else ''}\n{text}"
+        texts = [f"# kernel k{i} (xlk_{kernel_key(text)[:12]}){': ' + k.note if k.note else ''}\n{text}"
                  for i, (k, text) in enumerate(zip(self.kernels, self.modules()))]
         return "\n\n".join(texts + ["# driver\n" + self.driver])

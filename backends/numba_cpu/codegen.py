@@ -88,7 +88,11 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
     prog = CpuProgram(func, partial(_module_text, fastmath),
                       single_threaded_blas=slots > 1 and uses_blas)
     driver = DriverWriter(func, ", scratch", "numba-cpu")
-    loops = LoopWriter(driver, not exact_math, allow_parallel, min_work, slots, fastmath)
+    def register(kernel: Kernel, types: list) -> str:  # a body kernel: compiled with the rest
+        prog.add_call(kernel, types, kernel.extents)
+        return prog.module_text(kernel)
+
+    loops = LoopWriter(driver, register, not exact_math, allow_parallel, min_work, slots)
     for op, ins, dests in driver.ops():
         if has_trait(op, Trait.CONTROL):
             kernel, args, types = loops.kernel(op, ins, dests)

@@ -1,23 +1,25 @@
 """Control flow on numba-cpu: a top-level ``xl.cond`` / ``xl.while`` / ``xl.scan`` becomes one
-``@njit`` function that holds the loop (or the branch) and calls its body's kernels, defined
-in the same module, so no iteration goes back to Python and the body compiles once whatever
-the trip count. The function takes the op's operands, its result buffers, the bodies'
-constants and (when a body kernel needs it) the scratch buffer; the loop structure is the
-shared one of ``backends/numba_common/control.py``.
+``@njit`` function that holds the loop (or the branch) and calls its body's kernels, so no
+iteration goes back to Python and the body compiles once whatever the trip count. The body
+kernels are ordinary kernel modules (shared with any program that has the same kernel, and
+cached on disk like them); the loop's module loads them by their cache key, and the executable
+compiles them, in parallel, before the loops that call them. The function takes the op's
+operands, its result buffers, the bodies' constants and (when a body kernel needs it) the
+scratch buffer; the loop structure is the shared one of ``backends/numba_common/control.py``.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 
 import numpy as np
 
 from xlalite.backends.base import CodegenError
+from xlalite.backends.numba_common.cache import kernel_key
 from xlalite.backends.numba_common.control import ControlWriter
 from xlalite.backends.numba_common.driver import DriverWriter
 from xlalite.backends.numba_common.expr import group_of
 from xlalite.backends.numba_common.target import CodeShape, code_shape
-from xlalite.backends.numba_cpu.header import decorator
 from xlalite.backends.numba_cpu.ops import Kernel, kernel_for
 from xlalite.backends.numba_cpu.scalar import scalars
 from xlalite.ir.core import Op
@@ -32,17 +34,16 @@ class LoopWriter(ControlWriter):
     """Writes the njit functions of the control-flow ops of one function (see the module
     docstring); `driver` receives the bodies' constants."""
 
-    def __init__(self, driver: DriverWriter, approx: bool, parallel: bool, min_work: int,
-                 slots: int, fastmath: bool = False):
+    def __init__(self, driver: DriverWriter, register: Callable[[Kernel, list[TensorType]], str],
+                 approx: bool, parallel: bool, min_work: int, slots: int):
         super().__init__()
-        self.driver = driver
+        self.driver, self.register = driver, register
         self.approx, self.parallel, self.min_work, self.slots = approx, parallel, min_work, slots
-        self.fastmath = fastmath
 
     def kernel(self, op: Op, ins: list[str], dests: list[str]
                ) -> tuple[Kernel, list[str], list[TensorType]]:
         """The loop kernel of top-level `op`, its call's arguments and their types."""
-        self.prelude: dict[str, str] = {}  # body kernel source -> its name in the module
+        self.prelude: dict[str, str] = {}  # body kernel's cache key -> its name in the module
         self.prologue: list[str] = []
         self.lines: list[str] = []
         self.consts: list[tuple[str, str, TensorType]] = []  # (param, driver name, type)
@@ -61,14 +62,10 @@ class LoopWriter(ControlWriter):
         args += [str(n) for n in self.lengths]
         source = (f"def kernel({', '.join(params)}):\n" + "".join(
             f"    {line}\n" for line in self.prologue) + "\n".join(self.lines) + "\n")
-        prelude = "".join(self.prelude_text(src, name) for src, name in self.prelude.items())
+        prelude = "from xlalite.backends.numba_common.cache import load_cached\n\n" + "".join(
+            f"{name} = load_cached(\"{key}\")\n" for key, name in self.prelude.items()) + "\n\n"
         types = [v.type for v in op.operands] + op.result_types + [t for _, _, t in self.consts]
         return Kernel(source, False, tuple(self.lengths), self.scratch, prelude), args, types
-
-    def prelude_text(self, key: str, name: str) -> str:
-        parallel, source = key[0] == "P", key[1:]
-        return decorator(parallel, self.fastmath) + re.sub(
-            r"^def kernel\(", f"def {name}(", source, count=1) + "\n\n"
 
     def length(self, n: int) -> str:
         self.lengths.append(n)
@@ -106,9 +103,11 @@ class LoopWriter(ControlWriter):
                                f"bodies yet ('{group_of(op)[0][0].name}')")
         parallel = self.parallel and _work(op) >= self.min_work
         kernel = kernel_for(op, parallel, self.approx, self.slots)
-        key = ("P" if kernel.parallel else "S") + kernel.source
-        name = self.prelude.setdefault(key, f"body{len(self.prelude)}")
-        extra = [str(n) for n in kernel.extents]
+        key = kernel_key(self.register(kernel, [v.type for v in op.operands] + [op.results[0].type]))
+        name = self.prelude.setdefault(key, f"xlk_{key[:12]}")
+        # typed int64, as the executable compiled them: a bare literal would make Numba
+        # compile the body kernel again for Literal[int]
+        extra = [f"np.int64({n})" for n in kernel.extents]
         if kernel.scratch:
             self.scratch = max(self.scratch, kernel.scratch)
             extra.insert(0, "scratch")

@@ -38,12 +38,16 @@ class NumbaExecutable(Executable):
         self.arena = Arena(program.arena_bytes)
         self.scratch = Arena(program.scratch_bytes).buffer
         jobs: list[tuple[Any, list[object]]] = []
+        loops: list[tuple[Any, list[object]]] = []
         for call in program.calls:  # compile now: the first call is not slow
-            scratch = [self.scratch] if program.kernels[call.kernel].scratch else []
-            jobs.append((self.kernels[call.kernel],
-                         [np.empty((1,) * t.rank, t.dtype.numpy) for t in call.types]
-                         + scratch + [np.int64(n) for n in call.extents]))
+            kernel = program.kernels[call.kernel]
+            scratch = [self.scratch] if kernel.scratch else []
+            (loops if kernel.prelude else jobs).append((
+                self.kernels[call.kernel],
+                [np.empty((1,) * t.rank, t.dtype.numpy) for t in call.types]
+                + scratch + [np.int64(n) for n in call.extents]))
         compile_jobs(jobs)
+        compile_jobs(loops)  # loops link their body kernels, compiled just before
         self.views = tuple(self.arena.view(off, t) for off, t in program.views)
         self.consts = tuple(program.consts)
         self.pool = OutputPool()  # results are reused once the caller drops them

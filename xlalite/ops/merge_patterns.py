@@ -143,7 +143,8 @@ def scan_of_dots(op: Op, rw: Rewriter) -> bool:
             else:
                 stacked.append(len(op.results) - 1 + len(extra))
                 extra.append(v)
-        contract = tuple((0, *(d + 1 for d in dims)) for dims in dot.attributes["contract"])
+        dims = dot.attributes["contract"]
+        contract = tuple((0, *(d + 1 for d in ds)) for ds in dims)
         replace_yield(block, [v for i, v in enumerate(term.operands) if i != j] + extra)
         add.erase()
         dot.erase()
@@ -157,8 +158,15 @@ def scan_of_dots(op: Op, rw: Rewriter) -> bool:
                                          types, attrs, regions, op.loc))
         lhs, rhs = (new.results[s] if isinstance(s, int) else s for s in stacked)
         b = rw.builder(op)
+        if dims == ((0,), (0,)):  # steps and the contracted dim are adjacent: one 2-D product
+            lhs, rhs = (b.add("xl.reshape", s, shape=(n * s.type.shape[1], *s.type.shape[2:]))
+                        for s in (lhs, rhs))
+            contract = ((0,), (0,))
         total = b.add("xl.dot_general", lhs, rhs, contract=contract, batch=((), ()))
-        result = b.add("xl.add", init[j], total) if first else b.add("xl.add", total, init[j])
+        if is_splat(init[j], 0):
+            result = total
+        else:
+            result = b.add("xl.add", init[j], total) if first else b.add("xl.add", total, init[j])
         rw.replace(op, [new.results[i] if i < j else result if i == j else new.results[i - 1]
                         for i in range(len(op.results))])
         return True
