@@ -126,3 +126,13 @@ def test_a_jitted_training_step_of_an_lstm_learns():
 
     losses = [float(step(x)) for _ in range(30)]
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_the_lstm_digits_example_learns():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+    import train_digits_lstm
+
+    assert train_digits_lstm.main(epochs=3)["test_accuracy"] > 0.8
