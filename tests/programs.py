@@ -138,7 +138,8 @@ def _control(draw, b: Builder, kind: str, x: Value, floats: list[Value], dtype: 
         region, _ = _body(draw, [k.type, t, k.type], dtype, [t, y], depth)
         op = b.insert(Op("xl.scan", [k, x, xs], [t, TensorType((n, *y.shape), dtype)],
                          {"num_consts": 1, "num_carries": 1, "length": n,
-                          "reverse": draw(st.booleans())}, [region]))
+                          "reverse": draw(st.booleans()), "remat": draw(st.booleans())},
+                         [region]))
         return op.results
     if kind == "cond":
         total = b.add("xl.reduce_sum", k, axes=tuple(range(k.type.rank)))

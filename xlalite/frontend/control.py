@@ -146,11 +146,13 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any) -> Any:
 
 # --- scan ----------------------------------------------------------------------------------
 def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
-         reverse: bool = False) -> tuple[Any, Any]:
+         reverse: bool = False, remat: bool = False) -> tuple[Any, Any]:
     """``carry, y = f(carry, x)`` for each x along the leading axis of `xs` (a pytree of
     arrays of the same leading length, or None with `length`); returns the final carry and
     the ys stacked along a new leading axis (as ``lax.scan``). With `reverse` the steps run
-    from the last index to the first."""
+    from the last index to the first. With `remat` the gradient stores only the carries of
+    each step and recomputes the body's other values (as ``jax.checkpoint`` of the body):
+    memory for T steps of carries instead of T steps of every value the VJP needs."""
     c_leaves, c_tree = _leaves(init)
     x_leaves, x_tree = _leaves(xs)
     lengths = sorted({x.shape[0] if x.type.rank else -1 for x in x_leaves})
@@ -179,7 +181,7 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
     consts = captures(body)
     ys = [TensorType((n, *t.shape), t.dtype) for t in body.output_types[n_c:]]
     attrs: dict[str, object] = {"num_consts": len(consts), "num_carries": n_c, "length": n,
-                                "reverse": bool(reverse)}
+                                "reverse": bool(reverse), "remat": bool(remat)}
     results = stage("xl.scan", [*consts, *c_leaves, *x_leaves], c_types + ys, attrs,
                     [region(body, consts, front=True)])
     return unflatten(c_tree, results[:n_c]), unflatten(y_tree, results[n_c:])

@@ -280,7 +280,8 @@ def _example_scan(builder, args: Sequence[Value], attrs) -> Op:
 
     n = xs.type.shape[0]
     op = Op("xl.scan", [w, c0, xs], [c0.type, xs.type], {"num_consts": 1, "num_carries": 1,
-                                                         "length": n, "reverse": False},
+                                                         "length": n, "reverse": False,
+                                                         "remat": False},
             [body_block([w.type, c0.type, _step(xs.type)], body)])
     return builder.insert(op)
 
@@ -312,9 +313,12 @@ SCAN = register(OpDef(
     attrs=(AttrSpec("num_consts", IntAttr(), default=0, doc="loop-invariant leading operands"),
            AttrSpec("num_carries", IntAttr(), doc="carries after the consts"),
            AttrSpec("length", IntAttr(), doc="number of steps (the leading dim of every x)"),
-           AttrSpec("reverse", BoolAttr(), default=False, doc="run from the last step")),
+           AttrSpec("reverse", BoolAttr(), default=False, doc="run from the last step"),
+           AttrSpec("remat", BoolAttr(), default=False,
+                    doc="the VJP recomputes the body from stacked carries (less memory)")),
     example=lambda: ([_V, _V, TensorType((4, 2, 3), DType.F32)],
-                     {"num_consts": 1, "num_carries": 1, "length": 4, "reverse": False}),
+                     {"num_consts": 1, "num_carries": 1, "length": 4, "reverse": False,
+                      "remat": False}),
     vjp=scan_vjp, patterns=(short_scan, scan_outputs, loop_consts), traits=frozenset({Trait.CONTROL}),
     verify_regions=_verify_scan, interpret=_interpret_scan,
     build_example=_example_scan,

@@ -10,7 +10,8 @@ A body is differentiated like a function: the rules turn a region into a
   VJP needs (residuals); a reverse scan then runs the body's VJP over them, carrying the
   carries' cotangents and accumulating the consts' gradients. Values the VJP needs that depend
   on the consts alone are recomputed in the reverse body (loop-invariant code motion hoists
-  them out) instead of being stacked.
+  them out) instead of being stacked. A scan with ``remat`` stacks only its carries and
+  recomputes every other value in the reverse body: less memory, one more forward pass.
 * ``while``: no rule (the trip count is unknown, so there is nothing to stack the residuals
   in); the error names ``fori_loop``/``scan``, as JAX's does.
 """
@@ -90,9 +91,14 @@ def scan_vjp(e: Emitter, op: Op, cts: Any) -> list[Value | None]:
     for v in read:
         if (v in fwd_values or v in g_carries) and v not in needed:
             needed.append(v)
-    varying = _varying(forward, set(g_carries) | set(g_xs))
-    residuals = [v for v in needed if v in varying]
-    invariant = {v for v in needed if v not in varying}
+    if op.attributes.get("remat", False):  # stack the carries only; the reverse body recomputes the rest
+        invariant = {v for v in needed if v not in g_carries}
+        inputs = _closure(invariant, forward)
+        residuals = [a for a in g_carries if a in needed or a in inputs]
+    else:
+        varying = _varying(forward, set(g_carries) | set(g_xs))
+        residuals = [v for v in needed if v in varying]
+        invariant = {v for v in needed if v not in varying}
 
     # the forward scan also stacks the residuals (edited in place: its results stay valid)
     yields = list(g.outputs[:c + n_y]) + residuals
@@ -126,7 +132,7 @@ def scan_vjp(e: Emitter, op: Op, cts: Any) -> list[Value | None]:
     for j, arg in enumerate(g_ct[:c]):  # cotangents of integer carries are zeros
         bmap[arg] = ct_carry[fc.index(j)] if j in fc else be.zeros(arg)
     recompute = _closure(invariant, forward)
-    for o in forward:  # invariant values the VJP reads: recomputed, not stacked
+    for o in forward:  # values the VJP reads that were not stacked: recomputed
         if any(r in recompute for r in o.results):
             block.append(clone_op(o, bmap))
     for o in backward[:-1]:
@@ -136,7 +142,7 @@ def scan_vjp(e: Emitter, op: Op, cts: Any) -> list[Value | None]:
     block.append(Op(YIELD, d_c + [be.add(a, d) for a, d in zip(acc, d_k)] + d_x, []))
     result_types = [v.type for v in b_carries] + [xs[j].type for j in fx]
     attrs = {"num_consts": k, "num_carries": len(b_carries), "length": n,
-             "reverse": not op.attributes["reverse"]}
+             "reverse": not op.attributes["reverse"], "remat": False}
     back = e.b.insert(Op("xl.scan", b_consts + b_carries + b_xs, result_types, attrs,
                          [Region([block])], op.loc))
     out: list[Value | None] = [None] * len(op.operands)
