@@ -17,12 +17,12 @@ from xlalite.backends.numba_common.driver import DriverWriter
 from xlalite.backends.numba_common.expr import group_of
 from xlalite.backends.numba_common.program import Program
 from xlalite.backends.numba_common.target import CodeShape, code_shape
-from xlalite.backends.numba_cpu.control import LoopWriter
+from xlalite.backends.numba_cpu.control import LoopWriter, op_work
 from xlalite.backends.numba_cpu.conv import conv_call
 from xlalite.backends.numba_cpu.header import kernel_text
 from xlalite.backends.numba_cpu.ops import Kernel, kernel_for
 from xlalite.backends.numba_cpu.scalar import scalars
-from xlalite.ir.core import RETURN, Function, Op
+from xlalite.ir.core import RETURN, Function
 from xlalite.ops.registry import FusionKind, Trait, find_op, has_trait
 from xlalite.passes.plan_memory import inplace_operand
 
@@ -50,11 +50,6 @@ def _uses_blas(func: Function) -> bool:
     return False
 
 
-def _work(op: Op) -> int:
-    """Elements a top-level op touches: its largest operand or result."""
-    return max([r.type.size for r in op.results] + [v.type.size for v in op.operands])
-
-
 def _only_products_parallel(func: Function, min_work: int) -> bool:
     """Whether matrix products are the only work big enough to run in parallel: no loop of
     `min_work` elements or more and no convolution, so Numba's threads would never run."""
@@ -64,7 +59,7 @@ def _only_products_parallel(func: Function, min_work: int) -> bool:
         group = group_of(op)[0]
         if any(has_trait(o, Trait.CONVOLUTION) for o in group):
             return False
-        if _work(op) >= min_work and not any(o.name == "xl.dot_general" for o in group):
+        if op_work(op) >= min_work and not any(o.name == "xl.dot_general" for o in group):
             return False
     return True
 
@@ -106,7 +101,7 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
                         f"np.array2string({ins[0]}, threshold=64), flush=True)")
             driver.emit(f"{dest}[...] = {ins[0]}")
             continue
-        parallel_op = allow_parallel and _work(op) >= min_work
+        parallel_op = allow_parallel and op_work(op) >= min_work
         group, inputs, root = group_of(op)
         if code_shape(op, scalars(not exact_math)) is CodeShape.CONVOLUTION:
             alias = inplace_operand(op)

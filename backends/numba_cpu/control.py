@@ -26,7 +26,8 @@ from xlalite.ir.core import Op
 from xlalite.ir.types import TensorType
 
 
-def _work(op: Op) -> int:
+def op_work(op: Op) -> int:
+    """Elements an op touches: its largest operand or result (what decides a parallel loop)."""
     return max([r.type.size for r in op.results] + [v.type.size for v in op.operands])
 
 
@@ -101,7 +102,7 @@ class LoopWriter(ControlWriter):
         if code_shape(op, scalars(self.approx)) is CodeShape.CONVOLUTION:
             raise CodegenError(f"numba-cpu does not run convolutions inside loop or branch "
                                f"bodies yet ('{group_of(op)[0][0].name}')")
-        parallel = self.parallel and _work(op) >= self.min_work
+        parallel = self.parallel and op_work(op) >= self.min_work
         kernel = kernel_for(op, parallel, self.approx, self.slots)
         key = kernel_key(self.register(kernel, [v.type for v in op.operands] + [op.results[0].type]))
         name = self.prelude.setdefault(key, f"xlk_{key[:12]}")

@@ -79,7 +79,7 @@ def cond(pred: Any, true_fn: Callable, false_fn: Callable, *operands: Any) -> An
 def _cond(index: TensorBase, fns: list[Callable], operands: Sequence[Any], what: str) -> Any:
     leaves, tree = _leaves(tuple(operands))
     parent = active_trace()
-    bodies = [trace_body(lambda *a, f=f: f(*a), unflatten(tree, [x.type for x in leaves]),
+    bodies = [trace_body(f, unflatten(tree, [x.type for x in leaves]),
                          parent) for f in fns]
     first = bodies[0]
     for k, body in enumerate(bodies[1:], 1):
@@ -169,7 +169,7 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
         raise ControlFlowError(f"xl.scan got length={length}, but xs have leading length {n}")
     c_types = [x.type for x in c_leaves]
     x_types = [TensorType(x.shape[1:], x.type.dtype) for x in x_leaves]
-    body = trace_body(lambda c, x: f(c, x), (unflatten(c_tree, c_types), unflatten(x_tree, x_types)),
+    body = trace_body(f, (unflatten(c_tree, c_types), unflatten(x_tree, x_types)),
                       active_trace())
     if body.tree.kind not in ("tuple", "list") or len(body.tree.children) != 2:
         raise ControlFlowError(f"xl.scan's f must return a pair (carry, y), got "
