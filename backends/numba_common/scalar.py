@@ -56,6 +56,25 @@ def _min(a: str, b: str, op: Op) -> str:
     return f"({a} if {a} < {b} else {b})"
 
 
+def _trunc_div(a: str, b: str, op: Op) -> str:
+    """Integer a / b truncated toward zero, from Python's floor division (0 where b is 0)."""
+    zero = literal(0, _dtype(op))
+    fix = convert(f"({a} % {b} != {zero}) and (({a} < {zero}) != ({b} < {zero}))", _dtype(op))
+    return f"({zero} if {b} == {zero} else ({a} // {b}) + {fix})"
+
+
+def _div(a: str, b: str, op: Op) -> str:
+    return f"({a} / {b})" if _dtype(op).is_float else _trunc_div(a, b, op)
+
+
+def _rem(a: str, b: str, op: Op) -> str:
+    """C's fmod: the dividend's sign (Python's % takes the divisor's)."""
+    if _dtype(op).is_float:
+        return f"np.fmod({a}, {b})"
+    zero = literal(0, _dtype(op))
+    return f"({zero} if {b} == {zero} else {a} - {b} * {_trunc_div(a, b, op)})"
+
+
 _COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 Expr = Callable[[list[str], Op], str]
@@ -77,7 +96,11 @@ SCALAR: dict[str, Expr] = {
     "xl.add": lambda a, op: f"({a[0]} + {a[1]})",
     "xl.sub": lambda a, op: f"({a[0]} - {a[1]})",
     "xl.mul": lambda a, op: f"({a[0]} * {a[1]})",
-    "xl.div": lambda a, op: f"({a[0]} / {a[1]})",
+    "xl.div": lambda a, op: _div(a[0], a[1], op),
+    "xl.rem": lambda a, op: _rem(a[0], a[1], op),
+    "xl.floor": lambda a, op: f"np.floor({a[0]})",
+    "xl.ceil": lambda a, op: f"np.ceil({a[0]})",
+    "xl.round": lambda a, op: f"np.rint({a[0]})",
     "xl.pow": lambda a, op: f"({a[0]} ** {a[1]})",
     "xl.max": lambda a, op: _max(a[0], a[1], op),
     "xl.min": lambda a, op: _min(a[0], a[1], op),

@@ -133,6 +133,10 @@ def rsqrt(x): return _unary("xl.rsqrt", x)
 def sin(x): return _unary("xl.sin", x)
 def cos(x): return _unary("xl.cos", x)
 def erf(x): return _unary("xl.erf", x)
+def floor(x): return _unary("xl.floor", x)
+def ceil(x): return _unary("xl.ceil", x)
+def round(x): return _unary("xl.round", x)  # noqa: A001  # halves to even, as np.round
+def fmod(a, b): return _binary("xl.rem", a, b)  # the sign of a, as np.fmod
 
 
 def where(cond: ArrayLike, x: ArrayLike, y: ArrayLike) -> TensorBase:

@@ -80,6 +80,20 @@ def _rsqrt(x: np.ndarray) -> np.ndarray:
     return np.reciprocal(np.sqrt(x))
 
 
+def _divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Floats divide; integers truncate toward zero (C's and ONNX's rule, not Python's floor)."""
+    if a.dtype.kind == "f":
+        return np.divide(a, b)
+    with np.errstate(divide="ignore"):
+        q, r = np.floor_divide(a, b), np.remainder(a, b)
+    return q + ((r != 0) & ((a < 0) != (b < 0)))
+
+
+def _fmod(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.fmod(a, b)
+
+
 # VJP rules: forward form in the docstring, backward as code. x: operand, y: result,
 # g: cotangent of y. Each returns one cotangent per operand (None: no gradient flows).
 def _vjp_neg(e: Emitter, op: Op, g: Value) -> list[Value | None]:
@@ -173,6 +187,12 @@ def _vjp_div(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     return [e.div(g, b), e.neg(e.div(e.mul(g, op.result), b))]
 
 
+def _vjp_rem(e: Emitter, op: Op, g: Value) -> list[Value | None]:
+    """y = a - b * trunc(a / b)  =>  da = g, db = -g * (a - y) / b"""
+    a, b = op.operands
+    return [g, e.neg(e.div(e.mul(g, e.sub(a, op.result)), b))]
+
+
 def _vjp_pow(e: Emitter, op: Op, g: Value) -> list[Value | None]:
     """y = a ** b  =>  da = g * b * a**(b-1), db = g * y * log(a) (0 where a = 0)"""
     a, b = op.operands
@@ -212,6 +232,9 @@ SIGN = unary("xl.sign", np.sign, "Sign: -1, 0 or 1 (NaN stays NaN).", NUMERIC, v
 SIN = unary("xl.sin", np.sin, "Sine of an angle in radians.", vjp=_vjp_sin)
 COS = unary("xl.cos", np.cos, "Cosine of an angle in radians.", vjp=_vjp_cos)
 ERF = unary("xl.erf", _erf, "Gauss error function.", vjp=_vjp_erf)
+FLOOR = unary("xl.floor", np.floor, "Largest integer not above x.", vjp=_vjp_zero)
+CEIL = unary("xl.ceil", np.ceil, "Smallest integer not below x.", vjp=_vjp_zero)
+ROUND = unary("xl.round", np.rint, "Nearest integer, halves to even (as np.rint).", vjp=_vjp_zero)
 
 ADD = binary("xl.add", np.add, "Sum, lhs + rhs.",
              patterns=(P.identity_rhs(0), P.identity_lhs(0), M.add_of_adjacent_pads),
@@ -220,10 +243,12 @@ SUB = binary("xl.sub", np.subtract, "Difference, lhs - rhs.", patterns=(P.identi
              vjp=_vjp_sub)
 MUL = binary("xl.mul", np.multiply, "Product, lhs * rhs.",
              patterns=(P.identity_rhs(1), P.identity_lhs(1), P.int_mul_zero), vjp=_vjp_mul)
-DIV = binary("xl.div", np.divide, "Quotient of floats, lhs / rhs.", FLOATS,
+DIV = binary("xl.div", _divide, "Quotient, lhs / rhs (integers truncate toward zero).",
              patterns=(P.identity_rhs(1),), vjp=_vjp_div)
 POW = binary("xl.pow", np.power, "Power of floats, lhs ** rhs.", FLOATS, vjp=_vjp_pow,
              patterns=(P.small_power,), domain=POSITIVE)
+REM = binary("xl.rem", _fmod, "Remainder of truncated division, with the sign of lhs "
+             "(C's fmod; integer x % 0 is 0).", vjp=_vjp_rem)
 MAX = binary("xl.max", np.maximum, "Elementwise maximum (NaN propagates).", vjp=_vjp_minmax("gt"))
 MIN = binary("xl.min", np.minimum, "Elementwise minimum (NaN propagates).", vjp=_vjp_minmax("lt"))
 
