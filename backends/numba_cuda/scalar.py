@@ -1,8 +1,9 @@
 """Element expressions for the CUDA kernels: the shared table with CUDA's exceptions.
 
 Numba-CUDA compiles NumPy's scalar ``log``/``tanh``/``sin``/``cos`` but not ``exp``,
-``sqrt``, ``sign``, ``floor``/``ceil``/``rint`` or ``fmod``; those become ``math`` calls
-(single precision for f32 operands, as CUDA's ``expf``/``sqrtf``). Every other entry is the shared one
+``sqrt``, ``sign``, ``floor``/``ceil``/``rint`` or ``fmod``; those become ``math`` calls (and
+Python's ``round`` for ``rint``), single precision for f32 operands, as CUDA's ``expf``/``sqrtf``.
+Every other entry is the shared one
 (``backends/numba_common/scalar.py``), so an elementwise op added there works here unless
 CUDA needs an override. GPU math is fast,
 so the CPU's vectorizable approximations are never used.
