@@ -103,10 +103,40 @@ class _Planner:
         for op in reversed(self.block.ops):
             if op.name in TERMINATORS or op in self.absorbed or not self.materialized[op]:
                 continue
-            group = Group(op)
-            self._visit(group, op, exclusive=True, out_space=True)
-            out.append(group)
+            out.append(self._group(op))
         return out
+
+    def _group(self, root: Op) -> Group:
+        while True:
+            group = Group(root)
+            self._visit(group, root, exclusive=True, out_space=True)
+            shared = self._shared_with_prologue(group)
+            if shared is None:
+                return group
+            # a value both the prologue and the epilogue read cannot be computed inline in
+            # both loop nests of one kernel: compute it once, then plan the group again
+            self.materialized[shared] = True
+            if group.anchor is not None:
+                self.absorbed.discard(group.anchor)
+
+    @staticmethod
+    def _shared_with_prologue(group: Group) -> Op | None:
+        """A prologue op (computed in the anchor's input space) that an epilogue op reads."""
+        if group.anchor is None or not is_reduction(group.anchor):
+            return None
+        prologue: set[Op] = set()
+        stack = [v.defining_op for v in group.anchor.operands]
+        while stack:
+            p = stack.pop()
+            if p is None or p not in group.ops or p in prologue:
+                continue
+            prologue.add(p)
+            stack.extend(v.defining_op for v in p.operands)
+        for op in group.ops - prologue - {group.anchor}:
+            for v in op.operands:
+                if v.defining_op in prologue:
+                    return v.defining_op
+        return None
 
     def _visit(self, group: Group, op: Op, exclusive: bool, out_space: bool) -> None:
         group.ops.add(op)

@@ -388,6 +388,19 @@ def tracing(trace: Trace):
         _ACTIVE.traces.pop()
 
 
+@contextlib.contextmanager
+def eager():
+    """Within this block ops on concrete tensors run now even while a trace is open (ops on
+    tracers still go to their trace): how an importer folds constant subgraphs, such as an
+    ONNX model's shape arithmetic, at trace time."""
+    saved = _ACTIVE.traces
+    _ACTIVE.traces = []
+    try:
+        yield
+    finally:
+        _ACTIVE.traces = saved
+
+
 def active_trace(values: Sequence[object] = ()) -> Trace | None:
     """The trace new ops go to: the innermost active one, else that of a tracer in `values`."""
     if _ACTIVE.traces:
