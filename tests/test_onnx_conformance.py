@@ -13,6 +13,7 @@ import os
 import unittest
 
 import onnx.backend.test
+import pytest
 
 from xlalite.onnx import UnsupportedOpError, UnsupportedTypeError
 from xlalite.onnx.backend import XlaliteBackend, XlaliteRep
@@ -64,7 +65,14 @@ def _suite(target: str, names: list[str], prefix: str) -> dict[str, type]:
 
 
 globals().update(_suite("interpreter", _NODE_CASES, "Interpreter"))
-globals().update(_suite("numba-cpu", _NODE_CASES[::SAMPLE], "NumbaCPU"))
+globals().update(_suite("numba-cpu", _NODE_CASES[::SAMPLE] +
+                        [f"test_{m}" for m in LIGHT_MODELS], "NumbaCPU"))
+
+
+@pytest.fixture(autouse=True)
+def _light_model_data(tmp_path_factory, monkeypatch):
+    """The runner writes each light model's inputs and expected outputs under ONNX_MODELS."""
+    monkeypatch.setenv("ONNX_MODELS", str(tmp_path_factory.getbasetemp() / "onnx_models"))
 
 
 def test_every_supported_op_has_conformance_cases():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -168,3 +168,22 @@ def load(model: str | os.PathLike | bytes | onnx.ModelProto, backend: Any = DEFA
     computed from the inputs, say) raises it on the first call, when the graph is traced."""
     proto, found = _parse(model)
     return OnnxModel(proto, backend, base_dir if base_dir is not None else found)
+
+
+def example_inputs(model: OnnxModel, shapes: Mapping[str, Sequence[int]] | None = None
+                   ) -> list[np.ndarray]:
+    """Zero arrays for the model's inputs: declared dims, `shapes[name]` where given, and 1
+    for any other symbolic dim (what ``xlalite-opt model.onnx`` lowers)."""
+    shapes = dict(shapes or {})
+    unknown = set(shapes) - set(model.input_names)
+    if unknown:
+        raise OnnxImportError(f"no inputs named {sorted(unknown)}; the inputs are "
+                              f"{model.input_names}")
+    out = []
+    for info in model.inputs:
+        t = info.type.tensor_type
+        dtype = numpy_dtype(t.elem_type, f"input {info.name!r}")
+        dims = shapes.get(info.name) or [d.dim_value if d.HasField("dim_value") else 1
+                                         for d in t.shape.dim]
+        out.append(np.zeros(tuple(dims), dtype))
+    return out

@@ -41,6 +41,8 @@ examples:
   xlalite-opt model.xir -t "numba-cpu{exact-math=true parallel=false}" --emit source
                                                 a configured target (see --list-targets)
   xlalite-opt --clear-cache                     delete compiled kernels ($XLALITE_CACHE_DIR)
+  xlalite-opt model.onnx -t numba-cpu --emit source   an ONNX model, as the IR it imports to
+  xlalite-opt model.onnx --input-shape x=8,3,224,224   ... with a symbolic dim made concrete
   xlalite-opt tests.xir --split-input-file      treat '// -----' separated chunks separately
   xlalite-opt bad.xir --split-input-file --verify-diagnostics
         check that each chunk produces exactly the errors its comments announce:
@@ -84,7 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="xlalite-opt",
         description="Parse, verify, transform and print xlalite IR (.xir files).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", nargs="?", default="-", help="input .xir file, or '-' for stdin")
+    p.add_argument("input", nargs="?", default="-",
+                   help="input .xir file, an ONNX model (.onnx), or '-' for stdin")
+    p.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...",
+                   help="for .onnx input: the shape to import an input at (symbolic dims "
+                        "otherwise become 1); repeatable")
     p.add_argument("-o", "--output", default="-", help="output file (default: stdout)")
     p.add_argument("-p", "--pass-pipeline", default="", metavar="SPEC",
                    help='passes to run, e.g. "canonicalize,cse,dce"')
@@ -186,6 +192,36 @@ def check_diagnostics(chunk: Chunk, filename: str, args: argparse.Namespace) -> 
     return problems
 
 
+class InputError(Exception):
+    """An input file xlalite-opt cannot turn into IR (a bad or unsupported ONNX model)."""
+
+
+def onnx_to_ir(path: str, shapes: Sequence[str]) -> str:
+    """The IR an ONNX model imports to, at the given input shapes."""
+    try:
+        import xlalite.onnx as xonnx
+        from xlalite.onnx.model import example_inputs
+    except ImportError as e:
+        raise InputError(f"reading ONNX needs the onnx package (pip install 'xlalite[onnx]'): "
+                         f"{e}") from None
+    given: dict[str, list[int]] = {}
+    for item in shapes:
+        name, _, dims = item.rpartition("=")
+        try:
+            given[name] = [int(d) for d in dims.split(",") if d.strip()]
+        except ValueError:
+            raise InputError(f"--input-shape {item!r}: expected NAME=D0,D1,... with integer "
+                             "dims") from None
+        if not name:
+            raise InputError(f"--input-shape {item!r}: expected NAME=D0,D1,...")
+    try:
+        model = xonnx.load(path, backend="interpreter")
+        return model.lower(*example_inputs(model, given)).as_text()
+    except (xonnx.OnnxImportError, xonnx.UnsupportedOpError, xonnx.UnsupportedTypeError,
+            TypeError) as e:
+        raise InputError(str(e)) from None
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.clear_cache:
@@ -206,13 +242,19 @@ def run(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(list_passes())
         return 0
     try:
-        if args.input == "-":
+        if args.input.endswith(".onnx"):
+            text, filename = onnx_to_ir(args.input, args.input_shape), args.input
+        elif args.input == "-":
             text, filename = sys.stdin.read(), "<stdin>"
         else:
             with open(args.input, encoding="utf-8") as fh:
                 text, filename = fh.read(), args.input
     except (OSError, UnicodeDecodeError) as e:
         print(f"xlalite-opt: error: cannot read {args.input}: {e}", file=sys.stderr)
+        return 1
+    except InputError as e:
+        where = "" if str(e).startswith(args.input) else f"{args.input}: "
+        print(f"xlalite-opt: error: {where}{e}", file=sys.stderr)
         return 1
     try:
         if args.pass_pipeline:
