@@ -30,3 +30,14 @@ def test_the_lstm_runs_as_one_scan_with_its_input_projection_hoisted():
     text = model.lower(np.zeros((2, 7, 16), np.float32)).as_text()
     assert text.count('"xl.scan"') == 1
     assert any(n.op_type == "LSTM" for n in onnx.load(DATA / "torch_lstm.onnx").graph.node)
+
+
+def test_the_onnx_example_runs(tmp_path):
+    import subprocess
+    import sys
+
+    example = Path(__file__).parent.parent / "examples" / "onnx_classify.py"
+    r = subprocess.run([sys.executable, str(example)], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "top-5 classes" in r.stdout and "agree with xlalite on 100.0%" in r.stdout

@@ -16,7 +16,8 @@ from xlalite.frontend.numpy_api import asarray
 from xlalite.onnx.errors import UnsupportedTypeError
 from xlalite.onnx.graph import Weights, check_ops, run_graph, safe_name, value_inputs
 from xlalite.onnx.registry import OnnxImportError
-from xlalite.onnx.tensors import numpy_dtype, to_array, type_name
+from xlalite.onnx.tensors import SUPPORTED, numpy_dtype, to_array, type_name
+from xlalite.runtime import Executable
 
 
 def _parse(model: str | os.PathLike | bytes | onnx.ModelProto) -> tuple[onnx.ModelProto, str | None]:
@@ -99,6 +100,12 @@ class OnnxModel:
         forward.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         forward.__name__ = safe_name(graph.name or "onnx_model", set())
         self._jitted = Jitted(forward, backend=backend, static_argnums=self._static)
+        self._specs = [self._spec(i) for i in self.inputs]
+        # per input signature: the executable and its trace. Kept here rather than in the
+        # Jitted because a model's call needs none of jit's generality (pytrees, guards on
+        # user state): skipping it is most of the overhead of a call at batch 1
+        self._compiled: dict[Any, tuple[Executable, Lowered]] = {}
+        self._hits = 0
 
     # --- inputs -----------------------------------------------------------------------------
     def _arrays(self, args: tuple, kwargs: dict) -> list[np.ndarray]:
@@ -115,32 +122,53 @@ class OnnxModel:
         if len(values) != len(self.inputs):
             missing = [n for n in self.input_names[len(args):] if n not in kwargs]
             raise TypeError(f"missing model inputs {missing}")
-        arrays: list[Any] = [self._check(i, v) for i, v in zip(self.inputs, values)]
+        arrays: list[Any] = [self._check(i, v) for i, v in zip(self._specs, values)]
         for i in self._static:
             arrays[i] = _Static(arrays[i])
         return arrays
 
     @staticmethod
-    def _check(info: onnx.ValueInfoProto, value: Any) -> np.ndarray:
-        a = np.asarray(value)
-        t = info.type.tensor_type
+    def _spec(info: onnx.ValueInfoProto) -> tuple[str, np.dtype | None, list[int | None] | None]:
+        """(name, dtype, dims with None where symbolic) of a graph input; dtype None: not a
+        tensor."""
         if not info.type.HasField("tensor_type"):
-            raise UnsupportedTypeError(f"input {info.name!r} is not a tensor (sequences, maps "
-                                       "and optionals are not supported)")
+            return info.name, None, None
+        t = info.type.tensor_type
         want = numpy_dtype(t.elem_type, f"input {info.name!r}")
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim] \
+            if t.HasField("shape") else None
+        return info.name, want, dims
+
+    @staticmethod
+    def _check(spec: tuple[str, np.dtype | None, list[int | None] | None], value: Any) -> np.ndarray:
+        name, want, dims = spec
+        a = np.asarray(value)
+        if want is None:
+            raise UnsupportedTypeError(f"input {name!r} is not a tensor (sequences, maps and "
+                                       "optionals are not supported)")
         if a.dtype != want:
-            raise TypeError(f"input {info.name!r} expects {type_name(t.elem_type)} "
-                            f"({want}), got {a.dtype}")
-        if t.HasField("shape"):
-            dims = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
-            if len(dims) != a.ndim or any(d is not None and d != n for d, n in zip(dims, a.shape)):
-                shown = [d if d is not None else "?" for d in dims]
-                raise TypeError(f"input {info.name!r} expects shape {shown}, got {list(a.shape)}")
+            elem = {v: k for k, v in SUPPORTED.items()}[want]
+            raise TypeError(f"input {name!r} expects {type_name(elem)} ({want}), got {a.dtype}")
+        if dims is not None and (len(dims) != a.ndim or
+                                 any(d is not None and d != n for d, n in zip(dims, a.shape))):
+            shown = [d if d is not None else "?" for d in dims]
+            raise TypeError(f"input {name!r} expects shape {shown}, got {list(a.shape)}")
         return a
 
     # --- running ----------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> list[np.ndarray]:
-        outs = self._jitted(*self._arrays(args, kwargs))
+        arrays = self._arrays(args, kwargs)
+        key = tuple(a if isinstance(a, _Static) else (a.shape, a.dtype.str) for a in arrays)
+        entry = self._compiled.get(key)
+        if entry is None:
+            lowered = self._jitted.lower(*arrays)
+            assert not lowered.state_out, "an imported model writes no state"
+            entry = self._compiled[key] = (lowered.compile(), lowered)
+        else:
+            self._hits += 1
+        executable, lowered = entry
+        dynamic = [a for a in arrays if not isinstance(a, _Static)]
+        outs = executable(*dynamic, *[w.resident() for w in lowered.state_in])
         return [np.asarray(o) for o in outs]
 
     def lower(self, *args: Any, **kwargs: Any) -> Lowered:
@@ -149,9 +177,9 @@ class OnnxModel:
 
     def cache_info(self) -> dict[str, Any]:
         """Traces and compilations so far, and the resident weights' count and bytes."""
-        info = self._jitted.cache_info()
-        info.update(weights=len(self._weights), weight_bytes=self._weights.nbytes)
-        return info
+        return {"traces": self._jitted.cache_info()["traces"], "hits": self._hits,
+                "misses": len(self._compiled), "weights": len(self._weights),
+                "weight_bytes": self._weights.nbytes}
 
     def __repr__(self) -> str:
         return (f"OnnxModel(inputs={self.input_names}, outputs={self.output_names}, "

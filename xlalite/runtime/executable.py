@@ -43,11 +43,26 @@ def check_count(func: Function, args: Sequence[object]) -> None:
         raise ArgumentError(f"@{func.name} takes {len(func.args)} arguments, got {len(args)}")
 
 
-def check_arguments(func: Function, args: Sequence[object]) -> list[np.ndarray]:
-    """Validate and convert call arguments for `func`; raises ArgumentError naming the culprit."""
+Signature = list[tuple[tuple[int, ...], np.dtype]]
+
+
+def signature(func: Function) -> Signature:
+    """(shape, NumPy dtype) per argument: what the per-call fast path compares."""
+    return [(t.shape, t.dtype.numpy) for t in func.arg_types]
+
+
+def check_arguments(func: Function, args: Sequence[object],
+                    expect: Signature | None = None) -> list[np.ndarray]:
+    """Validate and convert call arguments for `func`; raises ArgumentError naming the culprit.
+    With `expect` (``signature(func)``), a contiguous array of the right type is accepted in
+    a few comparisons: call overhead is what small models (an MLP at batch 1) are made of."""
     check_count(func, args)
     out = []
     for i, arg in enumerate(args):
+        if expect is not None and type(arg) is np.ndarray and arg.shape == expect[i][0] \
+                and arg.dtype == expect[i][1] and arg.flags.c_contiguous:
+            out.append(arg)
+            continue
         arr = np.asarray(arg)
         check_type(func, i, arr)
         out.append(arr if arr.flags.c_contiguous else np.array(arr, order="C"))  # no copy when usable
@@ -66,6 +81,7 @@ class Executable(abc.ABC):
         self.module = module
         self.function = module.get(entry) if entry else module.main
         self.lock = threading.Lock()
+        self._expect = signature(self.function)
 
     @property
     def arg_types(self) -> list[TensorType]:
@@ -77,7 +93,7 @@ class Executable(abc.ABC):
 
     def __call__(self, *args: object) -> tuple[np.ndarray, ...]:
         """Run on NumPy-convertible arguments; returns one array per function result."""
-        checked = check_arguments(self.function, args)
+        checked = check_arguments(self.function, args, self._expect)
         with self.lock:
             return self.run(checked)
 
