@@ -199,3 +199,71 @@ def test_cli_reads_onnx_and_reports_errors_without_a_traceback(tmp_path):
     onnx.save(proto, path)
     r = subprocess.run([*opt, str(path)], capture_output=True, text=True)
     assert r.returncode == 1 and "'FancyOp'" in r.stderr and "Traceback" not in r.stderr
+
+
+def _run_both(graph, *inputs):
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    want = reference(proto, *inputs)
+    got = xo.load(proto, backend="numba-cpu")(*inputs)
+    for w, g in zip(want, got):
+        np.testing.assert_allclose(g, w, rtol=1e-6)
+    return xo.load(proto).lower(*inputs).as_text()
+
+
+def _vi(name, elem, shape):
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+def test_if_on_a_traced_condition_is_one_cond():
+    then_g = helper.make_graph([helper.make_node("Mul", ["x", "x"], ["t"])], "then", [],
+                               [_vi("t", TensorProto.FLOAT, [3])])
+    else_g = helper.make_graph([helper.make_node("Neg", ["x"], ["e"])], "else", [],
+                               [_vi("e", TensorProto.FLOAT, [3])])
+    g = helper.make_graph(
+        [helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0),
+         helper.make_node("Greater", ["s", "zero"], ["p"]),
+         helper.make_node("If", ["p"], ["y"], then_branch=then_g, else_branch=else_g)],
+        "g", [_vi("x", TensorProto.FLOAT, [3])], [_vi("y", TensorProto.FLOAT, [3])],
+        [numpy_helper.from_array(np.zeros((), np.float32), "zero")])
+    for x in (np.array([1, 2, 3], np.float32), np.array([-1, -2, 0.5], np.float32)):
+        text = _run_both(g, x)
+    assert text.count('"xl.cond"') == 1
+
+
+def test_loop_with_a_data_dependent_end_is_a_while_loop():
+    # y = x; while sum(y) < 100 and i < M: y = y * 2
+    body = helper.make_graph(
+        [helper.make_node("Mul", ["y_in", "two"], ["y_out"]),
+         helper.make_node("ReduceSum", ["y_out"], ["s"], keepdims=0),
+         helper.make_node("Less", ["s", "hundred"], ["c_out"])],
+        "body", [_vi("i", TensorProto.INT64, []), _vi("c_in", TensorProto.BOOL, []),
+                 _vi("y_in", TensorProto.FLOAT, [2])],
+        [_vi("c_out", TensorProto.BOOL, []), _vi("y_out", TensorProto.FLOAT, [2])],
+        [numpy_helper.from_array(np.float32(2), "two"),
+         numpy_helper.from_array(np.float32(100), "hundred")])
+    g = helper.make_graph(
+        [helper.make_node("Loop", ["m", "c", "x"], ["y"], body=body)], "g",
+        [_vi("x", TensorProto.FLOAT, [2])], [_vi("y", TensorProto.FLOAT, [2])],
+        [numpy_helper.from_array(np.int64(50), "m"), numpy_helper.from_array(np.bool_(True), "c")])
+    for x in (np.array([1, 2], np.float32), np.array([30, 40], np.float32)):
+        text = _run_both(g, x)
+    assert text.count('"xl.while"') == 1
+
+
+def test_loop_with_scan_outputs_and_a_fixed_trip_count_is_a_scan():
+    # carry y += x each step; emit y per step
+    body = helper.make_graph(
+        [helper.make_node("Add", ["y_in", "x"], ["y_out"]),
+         helper.make_node("Identity", ["c_in"], ["c_out"]),
+         helper.make_node("Identity", ["y_out"], ["emit"])],
+        "body", [_vi("i", TensorProto.INT64, []), _vi("c_in", TensorProto.BOOL, []),
+                 _vi("y_in", TensorProto.FLOAT, [2])],
+        [_vi("c_out", TensorProto.BOOL, []), _vi("y_out", TensorProto.FLOAT, [2]),
+         _vi("emit", TensorProto.FLOAT, [2])])
+    g = helper.make_graph(
+        [helper.make_node("Loop", ["m", "c", "x"], ["y", "ys"], body=body)], "g",
+        [_vi("x", TensorProto.FLOAT, [2])],
+        [_vi("y", TensorProto.FLOAT, [2]), _vi("ys", TensorProto.FLOAT, [5, 2])],
+        [numpy_helper.from_array(np.int64(5), "m"), numpy_helper.from_array(np.bool_(True), "c")])
+    text = _run_both(g, np.array([1, -2], np.float32))
+    assert text.count('"xl.scan"') == 1

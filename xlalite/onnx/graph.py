@@ -21,13 +21,16 @@ import onnx
 from xlalite.frontend.state import Buffer
 from xlalite.frontend.tensor import Tensor, TensorBase, eager
 from xlalite.onnx.registry import HANDLERS, STATIC_INPUTS, Node, OnnxImportError, UnsupportedOpError
-from xlalite.onnx.tensors import check_array
+from xlalite.onnx.tensors import check_array, to_array
 
 EMBED_LIMIT = 64
 #: ops whose every run differs: never folded
 _RANDOM = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
                      "Bernoulli", "Multinomial"})
 _DEFAULT_DOMAINS = ("", "ai.onnx")
+#: ops with subgraphs: their subgraphs read outer values the node does not list as inputs,
+#: so whether they fold is for the handler to decide
+_SCOPED = frozenset({"If", "Loop", "Scan"})
 
 
 def safe_name(name: str, taken: set[str]) -> str:
@@ -80,12 +83,22 @@ def check_ops(graph: onnx.GraphProto, opsets: dict[str, int]) -> None:
                 check_ops(g, opsets)
 
 
+def _all_nodes(graph: onnx.GraphProto):
+    """The graph's nodes and, recursively, those of its subgraphs."""
+    for n in graph.node:
+        yield n
+        for a in n.attribute:
+            for g in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
+                yield from _all_nodes(g)
+
+
 def value_inputs(graph: onnx.GraphProto, names: list[str]) -> set[str]:
     """The graph inputs among `names` whose *values* decide shapes: they feed, directly or
     through other nodes (not through ``Shape``/``Size``, which read only shapes), an input
     position a handler must know at trace time. The model specialises to their values."""
-    producer = {out: n for n in graph.node for out in n.output if out}
-    wanted = [n.input[i] for n in graph.node for i in STATIC_INPUTS.get(n.op_type, ())
+    nodes = list(_all_nodes(graph))
+    producer = {out: n for n in nodes for out in n.output if out}
+    wanted = [n.input[i] for n in nodes for i in STATIC_INPUTS.get(n.op_type, ())
               if i < len(n.input) and n.input[i]]
     seen: set[str] = set()
     while wanted:
@@ -117,7 +130,7 @@ def run_graph(graph: onnx.GraphProto, env: dict[str, Any], opsets: dict[str, int
         fn = HANDLERS.get(proto.op_type) if domain in _DEFAULT_DOMAINS else None
         if fn is None:
             raise UnsupportedOpError(proto.op_type, proto.name, domain, opset)
-        node = Node(proto, opset)
+        node = Node(proto, opset, _scope(env, opsets, weights))
         inputs: list[Any] = []
         for name in proto.input:
             if not name:
@@ -128,7 +141,8 @@ def run_graph(graph: onnx.GraphProto, env: dict[str, Any], opsets: dict[str, int
             else:
                 inputs.append(env[name])
         present = [x for x in inputs if x is not None]
-        if proto.op_type not in _RANDOM and not any(isinstance(x, TensorBase) for x in present):
+        if proto.op_type not in _RANDOM | _SCOPED and \
+                not any(isinstance(x, TensorBase) for x in present):
             with eager():
                 results = _call(fn, node, inputs)
             results = [None if r is None else check_array(_known(r), f"output of {proto.op_type}")
@@ -141,6 +155,20 @@ def run_graph(graph: onnx.GraphProto, env: dict[str, Any], opsets: dict[str, int
             if name:
                 env[name] = value
     return env
+
+
+def _scope(env: dict[str, Any], opsets: dict[str, int], weights: Weights):
+    def run(graph: onnx.GraphProto, bindings: dict[str, Any]) -> list[Any]:
+        inner = dict(env)
+        inner.update((t.name, to_array(t)) for t in graph.initializer)
+        inner.update(bindings)
+        run_graph(graph, inner, opsets, weights)
+        missing = [o.name for o in graph.output if o.name not in inner]
+        if missing:
+            raise OnnxImportError(f"subgraph {graph.name!r}: outputs {missing} are produced by "
+                                  "no node")
+        return [inner[o.name] for o in graph.output]
+    return run
 
 
 def _call(fn: Any, node: Node, inputs: list[Any]) -> list[Any]:

@@ -53,6 +53,9 @@ class Node:
 
     proto: onnx.NodeProto
     opset: int  # the model's opset for the node's domain
+    #: runs a subgraph attribute (If's branches, Loop's body) in this node's scope: the
+    #: outer values it names are visible; returns its outputs in order
+    subgraph: Callable[[onnx.GraphProto, dict[str, Any]], list[Any]] | None = None
 
     @property
     def op_type(self) -> str:
