@@ -20,10 +20,12 @@ import time
 import numpy as np
 import onnx
 
-import xlalite as xl
-import xlalite.onnx as xo
-from xlalite import data, nn, optim
-from xlalite.nn import functional as F
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from training import fit  # noqa: E402
+
+import xlalite as xl  # noqa: E402
+import xlalite.onnx as xo  # noqa: E402
+from xlalite import data, nn, optim  # noqa: E402
 
 
 def default_model() -> str:
@@ -60,19 +62,9 @@ def train_and_export(epochs: int = 10) -> None:
     nn.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-
-    @xl.jit
-    def step(x, y):
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-
-    train, test = data.load_digits("train"), data.load_digits("test")
-    for _ in range(epochs):
-        for x, y in data.DataLoader(train, batch_size=64, shuffle=True):
-            step(x, y)
+    test = data.load_digits("test")
+    fit(model, opt, data.load_digits("train"), test, epochs=epochs, batch_size=64,
+        name="digits_mlp_onnx")  # examples/training.py: the compiled step, progress, plot
     model.eval()
     x_test, y_test = test.arrays
     ours = np.asarray(xl.jit(model)(x_test))

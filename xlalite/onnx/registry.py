@@ -22,7 +22,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from xlalite.frontend.tensor import Tensor, TensorBase, Tracer
+from xlalite.frontend.tensor import Tensor, Tracer
 from xlalite.onnx.errors import OnnxImportError, UnsupportedOpError
 from xlalite.onnx.tensors import to_array
 
@@ -118,10 +118,6 @@ def axis_of(node: Node, axis: int, rank: int) -> int:
     if not -rank <= axis < max(rank, 1):
         raise node.error(f"axis {axis} is out of range for rank {rank}")
     return int(axis) % max(rank, 1)
-
-
-def is_tensor(x: object) -> bool:
-    return isinstance(x, TensorBase)
 
 
 __all__ = ["HANDLERS", "Node", "OnnxImportError", "UnsupportedOpError", "axis_of", "handler"]

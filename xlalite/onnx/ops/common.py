@@ -9,7 +9,6 @@ import numpy as np
 
 import xlalite.frontend.numpy_api as xnp
 from xlalite.frontend.tensor import TensorBase, bind
-from xlalite.ir.types import DType
 
 
 def t(x: Any) -> TensorBase:
@@ -47,10 +46,6 @@ def scalar(value: float, like: TensorBase) -> TensorBase:
 
 def is_float(x: TensorBase) -> bool:
     return x.type.dtype.is_float
-
-
-def dtype_of(x: TensorBase) -> DType:
-    return x.type.dtype
 
 
 def ints(value: Any) -> tuple[int, ...]:

@@ -54,7 +54,7 @@ def _activations(node: Node, defaults: tuple[str, ...], dirs: int) -> list[list[
     return [acts[d * k:(d + 1) * k] for d in range(dirs)]
 
 
-def _prepare(node: Node, x: Any, seq_lens: Any, gates: int):
+def _prepare(node: Node, x: Any, seq_lens: Any):
     x = t(x)
     if node.attr("layout", 0):
         x = xnp.transpose(x, (1, 0, 2))  # [batch, seq, in] -> [seq, batch, in]
@@ -69,7 +69,7 @@ def _prepare(node: Node, x: Any, seq_lens: Any, gates: int):
     return x, dirs, reverse, clip
 
 
-def _project(x: TensorBase, w: TensorBase, b: TensorBase | None, n: int) -> TensorBase:
+def _project(x: TensorBase, w: TensorBase, b: TensorBase | None) -> TensorBase:
     """X W^T + Wb (+ Rb where the gate formula allows) for all steps: [seq, batch, n*H]."""
     y = xnp.matmul(x, xnp.transpose(w))
     return y if b is None else y + xnp.broadcast_to(b, y.shape)
@@ -105,7 +105,7 @@ def _split(v: TensorBase, n: int, h: int) -> list[TensorBase]:
 @handler("LSTM", static=(4,))
 def lstm(node: Node, x: Any, w: Any, r: Any, b: Any = None, seq_lens: Any = None,
          h0: Any = None, c0: Any = None, p: Any = None) -> tuple:
-    x, dirs, reverse, clip = _prepare(node, x, seq_lens, 4)
+    x, dirs, reverse, clip = _prepare(node, x, seq_lens)
     h = node.attr("hidden_size", None) or t(r).shape[-1]
     couple = node.attr("input_forget", 0)
     acts = _activations(node, ("Sigmoid", "Tanh", "Tanh"), dirs)
@@ -113,7 +113,7 @@ def lstm(node: Node, x: Any, w: Any, r: Any, b: Any = None, seq_lens: Any = None
     for d in range(dirs):
         wd, rd = t(w)[d], t(r)[d]
         bias = None if b is None else t(b)[d][:4 * h] + t(b)[d][4 * h:]
-        proj = _project(x, wd, bias, 4)
+        proj = _project(x, wd, bias)
         peep = [None] * 3 if p is None else _split(t(p)[d], 3, h)
         f_act, g_act, h_act = acts[d]
         r_t = xnp.transpose(rd)
@@ -140,7 +140,7 @@ def lstm(node: Node, x: Any, w: Any, r: Any, b: Any = None, seq_lens: Any = None
 @handler("GRU", static=(4,))
 def gru(node: Node, x: Any, w: Any, r: Any, b: Any = None, seq_lens: Any = None,
         h0: Any = None) -> tuple:
-    x, dirs, reverse, clip = _prepare(node, x, seq_lens, 3)
+    x, dirs, reverse, clip = _prepare(node, x, seq_lens)
     h = node.attr("hidden_size", None) or t(r).shape[-1]
     before = node.attr("linear_before_reset", 0)
     acts = _activations(node, ("Sigmoid", "Tanh"), dirs)
@@ -149,7 +149,7 @@ def gru(node: Node, x: Any, w: Any, r: Any, b: Any = None, seq_lens: Any = None,
         wd, rd = t(w)[d], t(r)[d]
         wb = None if b is None else t(b)[d][:3 * h]
         rb = None if b is None else t(b)[d][3 * h:]
-        proj = _project(x, wd, wb, 3)
+        proj = _project(x, wd, wb)
         f_act, g_act = acts[d]
         rz_t = xnp.transpose(rd[:2 * h])
         rh_t = xnp.transpose(rd[2 * h:])
@@ -186,13 +186,13 @@ def gru(node: Node, x: Any, w: Any, r: Any, b: Any = None, seq_lens: Any = None,
 @handler("RNN", static=(4,))
 def rnn(node: Node, x: Any, w: Any, r: Any, b: Any = None, seq_lens: Any = None,
         h0: Any = None) -> tuple:
-    x, dirs, reverse, clip = _prepare(node, x, seq_lens, 1)
+    x, dirs, reverse, clip = _prepare(node, x, seq_lens)
     h = node.attr("hidden_size", None) or t(r).shape[-1]
     acts = _activations(node, ("Tanh",), dirs)
     ys, finals = [], []
     for d in range(dirs):
         bias = None if b is None else t(b)[d][:h] + t(b)[d][h:]
-        proj = _project(x, t(w)[d], bias, 1)
+        proj = _project(x, t(w)[d], bias)
         r_t = xnp.transpose(t(r)[d])
         act = acts[d][0]
 

@@ -185,8 +185,8 @@ def gather(node: Node, x: Any, indices: Any) -> TensorBase:
 @handler("GatherElements")
 def gather_elements(node: Node, x: Any, indices: Any) -> TensorBase:
     x = t(x)
-    idx = t(_normalize_indices(indices, x.shape[axis_of(node, node.attr("axis", 0), x.ndim)]))
     axis = axis_of(node, node.attr("axis", 0), x.ndim)
+    idx = t(_normalize_indices(indices, x.shape[axis]))
     idx = xnp.astype(idx, np.int64)
     strides = [math.prod(x.shape[d + 1:]) for d in range(x.ndim)]
     flat = scalar(0, idx)
