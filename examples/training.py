@@ -16,7 +16,11 @@ OUT = Path(__file__).resolve().parent / "output"
 
 
 def fit(model: nn.Module, opt, train: data.TensorDataset, test: data.TensorDataset,
-        epochs: int, batch_size: int, name: str, seed: int = 0) -> dict:
+        epochs: int, batch_size: int, name: str, seed: int = 0,
+        loader: data.DataLoader | None = None, main_process: bool = True) -> dict:
+    """Train for `epochs` over `loader` (default: shuffled batches of `batch_size`); a
+    loader with a DistributedSampler gets ``set_epoch`` each epoch. Only the `main_process`
+    shows the progress bar, prints and plots (rank 0 of a multi-process run)."""
     @xl.jit
     def step(x, y):
         loss = nn.cross_entropy(model(x), y)
@@ -36,14 +40,17 @@ def fit(model: nn.Module, opt, train: data.TensorDataset, test: data.TensorDatas
         model.train()
         return acc
 
-    loader = data.DataLoader(train, batch_size=batch_size, shuffle=True, seed=seed,
-                             drop_last=True)
+    if loader is None:
+        loader = data.DataLoader(train, batch_size=batch_size, shuffle=True, seed=seed,
+                                 drop_last=True)
     losses, accuracies = [], []
     start = time.perf_counter()
     first_step = 0.0
     steps = 0
-    with tqdm(total=epochs * len(loader), desc=name, unit="step") as bar:
-        for _ in range(epochs):
+    with tqdm(total=epochs * len(loader), desc=name, unit="step", disable=not main_process) as bar:
+        for epoch in range(epochs):
+            if loader.sampler is not None:
+                loader.sampler.set_epoch(epoch)
             for x, y in loader:
                 t0 = time.perf_counter()
                 losses.append(float(step(x, y)))
@@ -58,10 +65,11 @@ def fit(model: nn.Module, opt, train: data.TensorDataset, test: data.TensorDatas
     summary = {"name": name, "test_accuracy": accuracies[-1], "epochs": epochs, "steps": steps,
                "compile_seconds": round(first_step, 2),
                "steps_per_second": round((steps - 1) / max(total - first_step, 1e-9), 1),
-               "plot": str(plot(losses, accuracies, len(loader), name))}
-    print(f"{name}: test accuracy {summary['test_accuracy']:.4f} after {epochs} epochs; "
-          f"{summary['steps_per_second']} steps/s; first step (trace + compile) "
-          f"{summary['compile_seconds']} s; plot {summary['plot']}")
+               "plot": str(plot(losses, accuracies, len(loader), name)) if main_process else ""}
+    if main_process:
+        print(f"{name}: test accuracy {summary['test_accuracy']:.4f} after {epochs} epochs; "
+              f"{summary['steps_per_second']} steps/s; first step (trace + compile) "
+              f"{summary['compile_seconds']} s; plot {summary['plot']}")
     return summary
 
 

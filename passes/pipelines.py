@@ -10,6 +10,7 @@ from xlalite.options import SpecError, split_top
 
 PHASES: dict[str, str] = {
     "legalize": "legalize",  # rewrite ops no backend runs (custom_vjp) into ones they do
+    "widen": "widen-f16",  # f16 computed in f32 (targets without half arithmetic)
     "simplify": "canonicalize,licm,cse,dce",  # algebra, folding, loop invariants, redundancy,
     # dead code
     "reassociate": "merge-dot-sums,cse,dce",  # rewrites that reorder float sums

@@ -10,7 +10,10 @@ from xlalite.ir import Module, parse_module, print_module
 
 
 def tolerance(dtype: np.dtype) -> tuple[float, float]:
-    """(rtol, atol scale): f32 math differs from NumPy's in the last bits; f64 barely."""
+    """(rtol, atol scale): f32 math differs from NumPy's in the last bits; f64 barely; f16 by
+    the rounding of one f32 result that lies close to a tie (two f16 ulp)."""
+    if dtype == np.float16:
+        return (2e-3, 2e-3)
     return (2e-5, 2e-5) if dtype == np.float32 else (1e-11, 1e-11)
 
 

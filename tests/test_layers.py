@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 #: lowest first; a module may import its own layer or lower ones
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("xlalite.version", "xlalite.options")),
+    ("base", ("xlalite.version", "xlalite.options", "xlalite.distributed")),
     ("ir", ("xlalite.ir",)),
     ("ops", ("xlalite.ops",)),
     ("runtime", ("xlalite.runtime",)),

@@ -44,7 +44,7 @@ def test_every_registry_op_is_supported(opdef):
     assert BACKEND.supports(opdef.name), f"numba-cpu has no kernel for {opdef.name}"
 
 
-CASES = [(o, d) for o in OPS for d in (DType.F32, DType.F64, DType.I32, DType.I64)
+CASES = [(o, d) for o in OPS for d in (DType.F16, DType.F32, DType.F64, DType.I32, DType.I64)
          if retyped_example(o, d) is not None]  # each op in every dtype it accepts
 
 

@@ -18,14 +18,16 @@ from tests.backend_check import assert_matches_interpreter, assert_reshapes_are_
 from tests.gradcheck import random_inputs
 from tests.programs import programs
 from tests.programs import random_inputs as program_inputs
-from tests.test_numba_cpu import CASES, retyped_example
+from tests.test_numba_cpu import CASES as ALL_CASES
+from tests.test_numba_cpu import retyped_example
 from tests.test_registry import OPS
 from xlalite.backends import get_backend
 from xlalite.backends.numba_cuda import cuda_error
-from xlalite.ir import parse_module
+from xlalite.ir import DType, parse_module
 from xlalite.runtime import ArgumentError, DeviceArray
 
 BACKEND = get_backend("numba-cuda")
+CASES = [(o, d) for o, d in ALL_CASES if d is not DType.F16]  # numba-cuda has no f16 yet
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 needs_device = pytest.mark.skipif(cuda_error() is not None, reason=str(cuda_error()))
 real_gpu = pytest.mark.skipif(SIMULATED or cuda_error() is not None,
@@ -200,8 +202,11 @@ def test_every_kernel_compiles_to_ptx():
         from xlalite.passes.legalize import legalize_function
         from xlalite.passes import run_pipeline
         from tests.test_numba_cpu import CASES, retyped_example
+        from xlalite.ir import DType
         compiled = set()
         for opdef, dtype in CASES:
+            if dtype is DType.F16:
+                continue  # numba-cuda refuses f16 (test_dtypes)
             for pipeline in ("", "simplify,fuse,finalize"):
                 m = retyped_example(opdef, dtype)
                 run_pipeline(m, pipeline)

@@ -5,6 +5,7 @@ makes an eager tensor, and ``xl.exp``, ``xl.where``, ``xl.sum``... work on both.
 """
 
 from xlalite.compiler import compile
+from xlalite.frontend.collectives import all_gather, all_reduce, broadcast_from, reduce_scatter
 from xlalite.frontend.control import ControlFlowError, cond, fori_loop, scan, switch, while_loop
 from xlalite.frontend.custom import custom_vjp
 from xlalite.frontend.errors import TracerError
@@ -67,7 +68,7 @@ from xlalite.frontend.numpy_api import (
 from xlalite.frontend.tensor import Tensor, TensorBase, Tracer, no_grad
 from xlalite.ir.types import DType
 from xlalite.runtime import ArgumentError, DeviceArray
-from xlalite.serialize import load, save
+from xlalite.serialize import load, load_state, save, save_state
 from xlalite.version import __version__
 
 tensor = Tensor
@@ -86,7 +87,9 @@ def cache_info() -> dict[str, object]:
     info["last_compile"] = last.as_dict() if last is not None else None
     return info
 
-float32, float64, int32, int64 = DType.F32, DType.F64, DType.I32, DType.I64
+float16, float32, float64 = DType.F16, DType.F32, DType.F64
+int8, int16, int32, int64 = DType.I8, DType.I16, DType.I32, DType.I64
+uint8, uint16, uint32, uint64 = DType.U8, DType.U16, DType.U32, DType.U64
 bool_ = DType.BOOL
 
 __all__ = [
@@ -101,4 +104,6 @@ __all__ = [
     "ArgumentError", "DeviceArray", "__version__", "compile",
     "ceil", "floor", "fmod", "round",
     "ControlFlowError", "cond", "fori_loop", "scan", "switch", "while_loop",
+    "float16", "int8", "int16", "uint8", "uint16", "uint32", "uint64",
+    "all_gather", "all_reduce", "broadcast_from", "reduce_scatter", "load_state", "save_state",
 ]

@@ -6,6 +6,11 @@ arguments) and ``path.npz`` (their values, in argument order). ``load(path)`` pa
 verifies the IR, compiles it, and returns a callable taking only the inputs. Loading only
 parses text and reads arrays (``allow_pickle=False``): nothing from the files is executed as
 Python, and the model's class is not needed.
+
+``save_state(path, model.state_dict())`` / ``load_state(path)`` write and read a checkpoint
+(a ``.npz`` of named arrays). In a multi-process run every rank calls them; only rank 0
+writes, and the others wait until the file is complete, so any world size (one process too)
+can load it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from xlalite import distributed
 from xlalite.backends.base import Backend
 from xlalite.compiler import DEFAULT_TARGET, compile
 from xlalite.frontend.jit import Jitted, jit
@@ -39,9 +45,26 @@ def save(path: str | Path, model: Any, example_inputs: Sequence[np.ndarray]) -> 
         raise ValueError("the model updates state in eval mode; cannot save it for inference")
     func = lowered.module.main
     func.attributes["xl.num_inputs"] = len(func.args) - len(lowered.state_in)
-    path.with_suffix(".xir").write_text(str(lowered.module))
-    np.savez(path.with_suffix(".npz"),
-             **{f"arg{i}": x.array for i, x in enumerate(lowered.state_in)})
+    if distributed.rank() == 0:
+        path.with_suffix(".xir").write_text(str(lowered.module))
+        np.savez(path.with_suffix(".npz"),
+                 **{f"arg{i}": x.array for i, x in enumerate(lowered.state_in)})
+    distributed.barrier()  # no rank reads the files before rank 0 has written them
+
+
+def save_state(path: str | Path, state: dict[str, np.ndarray]) -> None:
+    """Write `state` (a ``state_dict()``) to `path` (``.npz``); rank 0 only, see above."""
+    path = Path(path).with_suffix(".npz")
+    if distributed.rank() == 0:
+        arrays: dict[str, Any] = {name: np.asarray(v) for name, v in state.items()}
+        np.savez(path, **arrays)
+    distributed.barrier()
+
+
+def load_state(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays `save_state` wrote, by name (no pickles are read)."""
+    with np.load(Path(path).with_suffix(".npz"), allow_pickle=False) as f:
+        return {name: f[name] for name in f.files}
 
 
 def load(path: str | Path, backend: str | Backend = DEFAULT_TARGET) -> Callable[..., np.ndarray]:

@@ -15,9 +15,19 @@ import numpy as np
 
 from xlalite.backends.base import CodegenError
 from xlalite.ir.core import RETURN, Function, Op, Value
-from xlalite.ir.types import TensorType
+from xlalite.ir.types import DType, TensorType
 from xlalite.ops.registry import Trait, has_trait
 from xlalite.passes.plan_memory import arena_offset, inplace_operand, view_operand
+
+
+def storage(dtype: DType) -> np.dtype:
+    """The dtype of the arrays kernels see: f16 as its bits (Numba has no float16)."""
+    return np.dtype(np.uint16) if dtype is DType.F16 else dtype.numpy
+
+
+def storage_name(dtype: DType) -> str:
+    """``np.<name>`` of `dtype`'s storage, for generated code."""
+    return f"np.{storage(dtype).name}"
 
 
 class DriverWriter:
@@ -39,7 +49,8 @@ class DriverWriter:
         self.views: list[tuple[int, TensorType]] = []
         self.fresh = 0
         for i, a in enumerate(func.args):
-            self.bind(a, f"a{i}", f"args[{i}]")
+            half = a.type.dtype is DType.F16
+            self.bind(a, f"a{i}", f"args[{i}].view(np.uint16)" if half else f"args[{i}]")
 
     def bind(self, value: Value, name: str, expr: str) -> None:
         self.names[value] = name
@@ -61,7 +72,7 @@ class DriverWriter:
                 raise CodegenError(f"{self.backend} supports single-result ops, not '{op.name}'")
             if op.name == "xl.constant":
                 self.bind(op.results[0], f"c{len(self.consts)}", f"consts[{len(self.consts)}]")
-                self.consts.append(np.array(op.attributes["value"].array, copy=True))
+                self.const(op.attributes["value"].array)
                 continue
             if view_operand(op) is not None:  # nothing to run
                 r = op.results[0]
@@ -78,13 +89,14 @@ class DriverWriter:
                     self.views.append((offset, r.type))
                 else:
                     self.bind(r, f"o{self.fresh}",
-                              f"empty({r.type.shape}, np.{r.type.dtype.numpy.name})")
+                              f"empty({r.type.shape}, {storage_name(r.type.dtype)})")
                     self.fresh += 1
             yield op, [self.names[v] for v in op.operands], [self.names[r] for r in op.results]
 
     def const(self, array: np.ndarray) -> str:
         """The driver's name for one more constant (a kernel argument, e.g. of a loop body)."""
-        self.consts.append(np.array(array, copy=True))
+        copy = np.array(array, copy=True)
+        self.consts.append(copy.view(np.uint16) if copy.dtype == np.float16 else copy)
         return f"consts[{len(self.consts) - 1}]"
 
     def finish(self, copy: str) -> str:
@@ -96,8 +108,8 @@ class DriverWriter:
         for v in self.func.outputs:
             name = self.names[v]
             owned = v.defining_op is not None and v.defining_op.name != "xl.constant"
-            outs.append(copy.format(name) if name in seen or not (owned or v in donated)
-                        else name)
+            out = copy.format(name) if name in seen or not (owned or v in donated) else name
+            outs.append(f"{out}.view(np.float16)" if v.type.dtype is DType.F16 else out)
             seen.add(name)
         self.emit(f"return ({', '.join(outs)},)" if outs else "return ()")
         return "\n".join(self.lines) + "\n"

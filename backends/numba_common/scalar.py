@@ -2,9 +2,13 @@
 
 ``SCALAR[name](args, op)`` returns Python/Numba source computing one element from the operand
 expressions `args`. Constants are written with their dtype (``np.float32(1.0)``) so f32 code
-stays f32. Adding an elementwise op adds one entry here; a target overrides only the entries
-it must (numba-cpu's vectorizable f32 approximations, numba-cuda's ``math`` calls), by
-passing its table to :func:`ScalarTable`.
+stays f32. Integer results narrower than 64 bits are converted back to their type after every
+op: Numba computes small integers in int64, and a division or comparison of an unwrapped sum
+would differ from NumPy's wrapped one. f16 values are their IEEE bits in kernels (uint16: Numba
+has no float16); only casts touch them, through the target's ``mm.h2f``/``mm.f2h``, because
+the ``widen-f16`` pass leaves no other op computing on f16. Adding an elementwise op adds one
+entry here; a target overrides only the entries it must (numba-cpu's vectorizable f32
+approximations, numba-cuda's ``math`` calls), by passing its table to :func:`ScalarTable`.
 """
 
 from __future__ import annotations
@@ -12,18 +16,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from xlalite.ir.attributes import float_repr
 from xlalite.ir.core import Op
 from xlalite.ir.types import DType
 
-_NP = {DType.F32: "np.float32", DType.F64: "np.float64", DType.I32: "np.int32",
-       DType.I64: "np.int64", DType.BOOL: "np.bool_"}
+_NP = {d: "np.bool_" if d.is_bool else f"np.{d.numpy.name}" for d in DType if d is not DType.F16}
 
 
 def literal(value: Any, dtype: DType) -> str:
-    """A typed scalar literal."""
+    """A typed scalar literal (an f16 one as its bits)."""
     if dtype is DType.BOOL:
         return "True" if value else "False"
+    if dtype is DType.F16:
+        return f"np.uint16({int(np.float16(value).view(np.uint16))})"
     if dtype.is_int:
         return f"{_NP[dtype]}({int(value)})"
     text = float_repr(float(value))
@@ -33,7 +40,23 @@ def literal(value: Any, dtype: DType) -> str:
 
 
 def convert(expr: str, dtype: DType) -> str:
+    """`expr` (a number, not f16 bits) as a value of `dtype`. An f16 result is rounded from
+    f32: a value from f64 is rounded twice, which differs from NumPy only at rare ties."""
+    if dtype is DType.F16:
+        return f"mm.f2h({expr})"
     return f"({expr} != 0)" if dtype is DType.BOOL else f"{_NP[dtype]}({expr})"
+
+
+def _cast(a: str, op: Op) -> str:
+    if op.operands[0].type.dtype is DType.F16:
+        target = op.attributes["dtype"]
+        return f"mm.h2f({a})" if target is DType.F32 else convert(f"mm.h2f({a})", target)
+    return convert(a, op.attributes["dtype"])
+
+
+def _sign(a: str, op: Op) -> str:
+    # Numba's np.sign of an unsigned integer is -1 for every nonzero value
+    return convert(f"{a} != 0", _dtype(op)) if _dtype(op).is_unsigned else f"np.sign({a})"
 
 
 def _dtype(op: Op) -> DType:
@@ -89,7 +112,7 @@ SCALAR: dict[str, Expr] = {
     "xl.sqrt": lambda a, op: f"np.sqrt({a[0]})",
     "xl.rsqrt": lambda a, op: f"({_one(op)} / np.sqrt({a[0]}))",
     "xl.abs": lambda a, op: f"abs({a[0]})",
-    "xl.sign": lambda a, op: f"np.sign({a[0]})",
+    "xl.sign": lambda a, op: _sign(a[0], op),
     "xl.sin": lambda a, op: f"np.sin({a[0]})",
     "xl.cos": lambda a, op: f"np.cos({a[0]})",
     "xl.erf": lambda a, op: convert(f"math.erf({a[0]})", _dtype(op)),
@@ -106,7 +129,7 @@ SCALAR: dict[str, Expr] = {
     "xl.min": lambda a, op: _min(a[0], a[1], op),
     "xl.compare": lambda a, op: f"({a[0]} {_COMPARE[op.attributes['direction']]} {a[1]})",
     "xl.select": lambda a, op: f"({a[1]} if {a[0]} else {a[2]})",
-    "xl.cast": lambda a, op: convert(a[0], op.attributes["dtype"]),
+    "xl.cast": lambda a, op: _cast(a[0], op),
 }
 
 
@@ -120,7 +143,11 @@ class ScalarTable:
         return name in self.table
 
     def __call__(self, op: Op, args: list[str]) -> str:
-        return self.table[op.name](args, op)
+        expr = self.table[op.name](args, op)
+        dtype = _dtype(op)
+        if dtype.is_int and dtype.itemsize < 8 and op.name != "xl.cast":
+            return convert(expr, dtype)  # wrap as NumPy does (see the module docstring)
+        return expr
 
 
 #: The shared table as is (no overrides).

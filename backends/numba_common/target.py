@@ -19,17 +19,20 @@ from xlalite.backends.numba_common.expr import group_of
 from xlalite.backends.numba_common.program import Program
 from xlalite.backends.numba_common.scalar import ScalarTable
 from xlalite.ir.core import TERMINATORS, Function, Module, Op
+from xlalite.ir.types import DType
 from xlalite.ir.verifier import verify
+from xlalite.ops.collective import COLLECTIVES
 from xlalite.ops.registry import FusionKind, Trait, find_op, fusion_kind, has_trait
 from xlalite.ops.shape import is_reindexing
 from xlalite.passes.legalize import legalize_module
+from xlalite.passes.widen_f16 import widen_function
 from xlalite.runtime import profile
 from xlalite.runtime.executable import Executable
 
 #: ops ExprGen computes from their attributes and indices alone (besides the scalar table)
 INDEX_OPS = frozenset({"xl.broadcast_in_dim", "xl.iota", "xl.constant"})
 #: ops the driver runs itself rather than a compiled kernel
-DRIVER_OPS = frozenset({"xl.constant", "xl.debug_print"})
+DRIVER_OPS = frozenset({"xl.constant", "xl.debug_print"}) | COLLECTIVES
 #: ops that are containers of others (fusion) or rewritten away before codegen (legalize)
 STRUCTURAL_OPS = frozenset({"xl.fusion", "xl.custom_vjp"})
 
@@ -70,6 +73,8 @@ class NumbaTarget(Backend):
 
     scalars: ClassVar[ScalarTable]
     op_kernels: ClassVar[Collection[str]]
+    #: runs f16 programs: computed in f32 by the ``widen-f16`` pass, f16 bits in memory
+    half: ClassVar[bool] = True
 
     def supports(self, op_name: str) -> bool:
         opdef = find_op(op_name)
@@ -89,6 +94,9 @@ class NumbaTarget(Backend):
             for op in blocks.pop().ops:
                 if op.name not in TERMINATORS and not self.supports(op.name):
                     raise CodegenError(f"{self.name} cannot run '{op.name}'")
+                if not self.half and any(r.type.dtype is DType.F16 for r in op.results):
+                    raise CodegenError(f"{self.name} does not run f16 values yet ('{op.name}' "
+                                       f"at {op.loc}); numba-cpu and the interpreter do")
                 if has_trait(op, Trait.CONTROL):
                     blocks.extend(b for r in op.regions for b in r.blocks)
 
@@ -102,6 +110,9 @@ class NumbaTarget(Backend):
 
     def _lowered(self, module: Module) -> Module:
         legalize_module(verify(module))  # a no-op after the default pipeline's legalize
+        if self.half:  # likewise after the default pipeline's widen-f16
+            for func in module.functions:
+                widen_function(func)
         return module
 
     def compile(self, module: Module, entry: str | None = None) -> Executable:

@@ -45,7 +45,8 @@ class NumbaCPUBackend(NumbaTarget):
             raise ValueError(f"parallel must be auto, true or false, not {self.parallel!r}")
 
     def default_pipeline(self) -> str:
-        return compose("legalize", "simplify", "reassociate", "fuse", "finalize")
+        # f16 widens before simplify, so the casts it adds are folded and CSE'd with the rest
+        return compose("legalize", "widen", "simplify", "reassociate", "fuse", "finalize")
 
     def generate(self, func: Function) -> CpuProgram:
         self.check_supported(func)

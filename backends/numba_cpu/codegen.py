@@ -13,6 +13,7 @@ from functools import partial
 
 import numba
 
+from xlalite.backends.numba_common import collectives
 from xlalite.backends.numba_common.driver import DriverWriter
 from xlalite.backends.numba_common.expr import group_of
 from xlalite.backends.numba_common.program import Program
@@ -23,6 +24,7 @@ from xlalite.backends.numba_cpu.header import kernel_text
 from xlalite.backends.numba_cpu.ops import Kernel, kernel_for
 from xlalite.backends.numba_cpu.scalar import scalars
 from xlalite.ir.core import RETURN, Function
+from xlalite.ops.collective import COLLECTIVES
 from xlalite.ops.registry import FusionKind, Trait, find_op, has_trait
 from xlalite.passes.plan_memory import inplace_operand
 
@@ -96,6 +98,9 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
             driver.emit(f"{name}({', '.join(args)})")
             continue
         r, dest = op.results[0], dests[0]
+        if op.name in COLLECTIVES:
+            driver.emit(collectives.call(op, ins[0], dest))
+            continue
         if op.name == "xl.debug_print":
             driver.emit(f"print({op.attributes['label']!r} + ': ' + "
                         f"np.array2string({ins[0]}, threshold=64), flush=True)")

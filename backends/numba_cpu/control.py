@@ -17,13 +17,14 @@ import numpy as np
 from xlalite.backends.base import CodegenError
 from xlalite.backends.numba_common.cache import kernel_key
 from xlalite.backends.numba_common.control import ControlWriter
-from xlalite.backends.numba_common.driver import DriverWriter
+from xlalite.backends.numba_common.driver import DriverWriter, storage_name
 from xlalite.backends.numba_common.expr import group_of
 from xlalite.backends.numba_common.target import CodeShape, code_shape
 from xlalite.backends.numba_cpu.ops import Kernel, kernel_for
 from xlalite.backends.numba_cpu.scalar import scalars
 from xlalite.ir.core import Op
 from xlalite.ir.types import TensorType
+from xlalite.ops.collective import COLLECTIVES
 
 
 def op_work(op: Op) -> int:
@@ -73,7 +74,7 @@ class LoopWriter(ControlWriter):
         return f"n{len(self.lengths) - 1}"
 
     def alloc_expr(self, t: TensorType) -> str:
-        return f"np.empty({t.shape}, np.{t.dtype.numpy.name})"
+        return f"np.empty({t.shape}, {storage_name(t.dtype)})"
 
     def copy(self, indent: int, src: str, dst: str) -> None:
         self.emit(indent, f"lib.copy_flat({src}.reshape(-1), {dst}.reshape(-1))")
@@ -97,8 +98,8 @@ class LoopWriter(ControlWriter):
         return param
 
     def call(self, op: Op, ins: list[str], dest: str, indent: int) -> None:
-        if op.name == "xl.debug_print":
-            raise CodegenError("numba-cpu cannot run xl.debug_print inside a loop or branch body")
+        if op.name == "xl.debug_print" or op.name in COLLECTIVES:
+            raise CodegenError(f"numba-cpu cannot run {op.name} inside a loop or branch body")
         if code_shape(op, scalars(self.approx)) is CodeShape.CONVOLUTION:
             raise CodegenError(f"numba-cpu does not run convolutions inside loop or branch "
                                f"bodies yet ('{group_of(op)[0][0].name}')")

@@ -8,7 +8,9 @@ from typing import Any
 import numba
 import numpy as np
 
+from xlalite.backends.numba_common import collectives
 from xlalite.backends.numba_common.cache import load_module
+from xlalite.backends.numba_common.driver import storage
 from xlalite.backends.numba_common.workers import compile_jobs
 from xlalite.backends.numba_cpu import blas, convlib
 from xlalite.backends.numba_cpu.codegen import CpuProgram
@@ -44,15 +46,15 @@ class NumbaExecutable(Executable):
             scratch = [self.scratch] if kernel.scratch else []
             (loops if kernel.prelude else jobs).append((
                 self.kernels[call.kernel],
-                [np.empty((1,) * t.rank, t.dtype.numpy) for t in call.types]
+                [np.empty((1,) * t.rank, storage(t.dtype)) for t in call.types]
                 + scratch + [np.int64(n) for n in call.extents]))
         compile_jobs(jobs)
         compile_jobs(loops)  # loops link their body kernels, compiled just before
-        self.views = tuple(self.arena.view(off, t) for off, t in program.views)
+        self.views = tuple(self.arena.view(off, t).view(storage(t.dtype)) for off, t in program.views)
         self.consts = tuple(program.consts)
         self.pool = OutputPool()  # results are reused once the caller drops them
         namespace: dict[str, object] = {"np": np, "empty": self.pool.empty, "convlib": convlib,
-                                        "run_slots": run_slots}
+                                        "run_slots": run_slots, "collectives": collectives}
         namespace.update({f"k{i}": fn for i, fn in enumerate(self.kernels)})
         exec(compile(program.driver, f"<xlalite driver @{module.main.name}>", "exec"), namespace)
         self._driver: Callable[..., tuple[np.ndarray, ...]] = namespace["run"]  # type: ignore[assignment]

@@ -42,6 +42,7 @@ class NumbaCUDABackend(NumbaTarget):
     name: ClassVar[str] = "numba-cuda"
     scalars: ClassVar[ScalarTable] = CUDA_SCALARS
     op_kernels: ClassVar[frozenset[str]] = OP_KERNELS
+    half: ClassVar[bool] = False  # its kernels have no h2f/f2h (CUDA's own f16 is not wired)
 
     def default_pipeline(self) -> str:
         return compose("legalize", "simplify", "fuse", "finalize")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from xlalite.backends.base import CodegenError
+from xlalite.backends.numba_common import collectives
 from xlalite.backends.numba_common.driver import DriverWriter
 from xlalite.backends.numba_common.expr import group_of
 from xlalite.backends.numba_common.program import Program
@@ -33,6 +34,7 @@ from xlalite.backends.numba_cuda.kernels import (
 from xlalite.backends.numba_cuda.products import conv_kernel, matmul_kernel
 from xlalite.backends.numba_cuda.scalar import CUDA_SCALARS
 from xlalite.ir.core import Function, Op
+from xlalite.ops.collective import COLLECTIVES
 from xlalite.ops.registry import Trait, has_trait
 from xlalite.passes.fuse import is_reduction
 
@@ -90,6 +92,9 @@ def generate(func: Function) -> Program[CudaKernel]:
             loops.write(op, ins, dests)
             continue
         dest = dests[0]
+        if op.name in COLLECTIVES:
+            driver.emit(collectives.call(op, ins[0], dest, host=True))
+            continue
         if op.name == "xl.debug_print":
             driver.emit(f"print({op.attributes['label']!r} + ': ' + "
                         f"np.array2string({ins[0]}.copy_to_host(), threshold=64), flush=True)")

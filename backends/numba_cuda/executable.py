@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from xlalite.backends.numba_common import collectives
 from xlalite.backends.numba_common.cache import load_module
 from xlalite.backends.numba_common.program import Program
 from xlalite.backends.numba_cuda.kernels import CudaKernel
@@ -36,7 +37,8 @@ class CudaExecutable(Executable):
         self.views = tuple(self.arena[off:off + t.nbytes].view(t.dtype.numpy).reshape(stored(t.shape))
                            for off, t in program.views)
         self.consts = tuple(cuda.to_device(c.reshape(stored(c.shape))) for c in program.consts)
-        namespace: dict[str, object] = {"np": np, "empty": self._empty, "copy": self._copy}
+        namespace: dict[str, object] = {"np": np, "empty": self._empty, "copy": self._copy,
+                                        "collectives": collectives}
         namespace.update({f"k{i}": fn for i, fn in enumerate(self.kernels)})
         exec(compile(program.driver, f"<xlalite cuda driver @{module.main.name}>", "exec"), namespace)
         self._driver: Callable[..., tuple] = namespace["run"]  # type: ignore[assignment]

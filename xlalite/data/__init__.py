@@ -1,5 +1,6 @@
-"""Datasets and batching (``Dataset``, ``TensorDataset``, ``DataLoader``) and offline loaders:
-scikit-learn's bundled 8×8 digits, and MNIST from IDX files on disk. Nothing is downloaded."""
+"""Datasets and batching (``Dataset``, ``TensorDataset``, ``DataLoader``,
+``DistributedSampler``) and offline loaders: scikit-learn's bundled 8×8 digits, and MNIST
+from IDX files on disk. Nothing is downloaded."""
 
 from __future__ import annotations
 
@@ -36,26 +37,72 @@ class TensorDataset(Dataset):
         return tuple(a[i] for a in self.arrays)
 
 
-class DataLoader:
-    """Batches of a dataset; with ``shuffle`` each epoch uses a new permutation derived from
-    ``seed`` and the epoch number, so runs are reproducible."""
+class DistributedSampler:
+    """The indices of one rank's shard of a dataset, as torch.utils.data's: every epoch the
+    same permutation on every rank (from `seed` and the epoch set by ``set_epoch``), padded by
+    repeating its start to a multiple of `num_replicas` (or cut, with `drop_last`); rank r
+    takes every num_replicas-th index from position r. With a DataLoader of batch b per
+    rank, step k of all ranks together covers positions k*b*R .. (k+1)*b*R of the epoch's
+    order: the batch of one process with batch b*R. Defaults come from xlalite.distributed."""
 
-    def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False,
-                 seed: int = 0, drop_last: bool = False):
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        self.dataset, self.batch_size = dataset, batch_size
-        self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
+    def __init__(self, dataset: Dataset, num_replicas: int | None = None, rank: int | None = None,
+                 shuffle: bool = True, seed: int = 0, drop_last: bool = False):
+        from xlalite import distributed
+
+        self.num_replicas = distributed.world_size() if num_replicas is None else num_replicas
+        self.rank = distributed.rank() if rank is None else rank
+        if not 0 <= self.rank < self.num_replicas:
+            raise ValueError(f"rank {self.rank} is not in [0, {self.num_replicas})")
+        self.dataset, self.shuffle, self.seed, self.drop_last = dataset, shuffle, seed, drop_last
         self.epoch = 0
+        n = len(dataset)
+        self.num_samples = (n // self.num_replicas if drop_last
+                            else math.ceil(n / self.num_replicas))
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use epoch `epoch`'s permutation next (call it before each epoch, as in PyTorch)."""
+        self.epoch = epoch
 
     def __len__(self) -> int:
-        n = len(self.dataset) / self.batch_size
-        return math.floor(n) if self.drop_last else math.ceil(n)
+        return self.num_samples
 
-    def __iter__(self) -> Iterator[tuple[np.ndarray, ...]]:
+    def __iter__(self) -> Iterator[int]:
         n = len(self.dataset)
         order = (np.random.default_rng([self.seed, self.epoch]).permutation(n) if self.shuffle
                  else np.arange(n))
+        total = self.num_samples * self.num_replicas
+        order = np.resize(order, total)  # repeats the start when padding, cuts when dropping
+        return iter(order[self.rank:total:self.num_replicas].tolist())
+
+
+class DataLoader:
+    """Batches of a dataset; with ``shuffle`` each epoch uses a new permutation derived from
+    ``seed`` and the epoch number, so runs are reproducible. A `sampler` (for instance a
+    DistributedSampler) gives the order instead."""
+
+    def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False,
+                 seed: int = 0, drop_last: bool = False, sampler: DistributedSampler | None = None):
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        if sampler is not None and shuffle:
+            raise ValueError("pass shuffle to the sampler, not to a DataLoader that has one")
+        self.dataset, self.batch_size = dataset, batch_size
+        self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
+        self.sampler = sampler
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        n = (len(self.sampler) if self.sampler is not None else len(self.dataset)) / self.batch_size
+        return math.floor(n) if self.drop_last else math.ceil(n)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, ...]]:
+        if self.sampler is not None:
+            order = np.fromiter(self.sampler, dtype=np.int64)
+        elif self.shuffle:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.dataset))
+        else:
+            order = np.arange(len(self.dataset))
+        n = len(order)
         self.epoch += 1
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
@@ -131,5 +178,6 @@ def load_mnist(root: str | Path, split: str = "train") -> TensorDataset:
     return TensorDataset(x, labels.astype(np.int32))
 
 
-__all__ = ["DataLoader", "Dataset", "TensorDataset", "load_digits", "load_mnist", "read_idx"]
+__all__ = ["DataLoader", "Dataset", "DistributedSampler", "TensorDataset", "load_digits", "load_mnist",
+           "read_idx"]
 

@@ -67,6 +67,22 @@ def build_function(root: Tensor, graph: tuple[list[Node], list[Tensor]] | None =
     return module, leaves
 
 
+def apply_grad_hooks(leaves: list[Any], grads: list[Any]) -> list[Any]:
+    """`grads` (of `leaves`) after the leaves' ``grad_hooks``: each hook is called once with
+    every leaf that holds it and their fresh gradients, in leaf order, and returns the
+    gradients to use (DistributedDataParallel averages them over ranks, bucket by bucket)."""
+    grads = list(grads)
+    groups: dict[int, tuple[Any, list[int]]] = {}
+    for i, leaf in enumerate(leaves):
+        for hook in getattr(leaf, "grad_hooks", ()):
+            groups.setdefault(id(hook), (hook, []))[1].append(i)
+    for hook, idx in groups.values():
+        new = hook([leaves[i] for i in idx], [grads[i] for i in idx])
+        for i, g in zip(idx, new, strict=True):
+            grads[i] = g
+    return grads
+
+
 def backward(root: Tensor, gradient: object = None, retain_graph: bool = False) -> None:
     if not root.requires_grad:
         raise RuntimeError("backward() needs a tensor computed from tensors with "
@@ -93,9 +109,10 @@ def backward(root: Tensor, gradient: object = None, retain_graph: bool = False) 
 
     with np.errstate(all="ignore"):
         grads = run_function(gfunc, inputs)[1:]
-    for i, g in zip(wrt, grads):
+    hooked = apply_grad_hooks([leaves[i] for i in wrt], [Tensor(g) for g in grads])
+    for i, g in zip(wrt, hooked):
         leaf = leaves[i]
-        leaf.grad = Tensor(g) if leaf.grad is None else Tensor(leaf.grad.array + g)
+        leaf.grad = g if leaf.grad is None else Tensor(leaf.grad.array + g.array)
     if not retain_graph:
         for node in order:
             node.freed = True
@@ -129,7 +146,8 @@ def traced_backward(loss: Any, gradient: Any = None) -> None:
     if gradient is not None:
         inputs.append(asarray(gradient, loss.dtype))
     results = inline_function(grad_fn, inputs, trace)
-    for (x, _), g in zip(params, results[1:]):
+    fresh = apply_grad_hooks([x for x, _ in params], list(results[1:]))
+    for (x, _), g in zip(params, fresh):
         key = id(x)
         if key not in trace.saved_grads:
             trace.saved_grads[key] = (x, x.grad)

@@ -1,8 +1,11 @@
 """NumPy-style functions over tensors; each lowers to registry ops through ``bind``.
 
-Type rules (as in JAX): Python scalars are weakly typed and take the other operand's dtype;
-tensors promote along bool < i32 < i64 < f32 < f64; float-only math on integers computes in
-f32. Broadcasting follows NumPy and is lowered to explicit ``xl.broadcast_in_dim``.
+Type rules (JAX's promotion lattice): Python scalars are weakly typed and take the other
+operand's dtype; tensors promote to the least type above both in bool < u8 < u16 < u32 < u64,
+bool < i8 < i16 < i32 < i64, u8 < i16, u16 < i32, u32 < i64, any integer < f16 < f32 < f64
+(so i64 + f16 is f16, u8 + i8 is i16, and u64 + a signed integer is f32, having no common
+integer type); float-only math on integers computes in f32. Broadcasting follows NumPy and is
+lowered to explicit ``xl.broadcast_in_dim``.
 """
 
 from __future__ import annotations
@@ -18,8 +21,27 @@ import numpy as np
 from xlalite.frontend.tensor import Tensor, TensorBase, _to_dtype, bind, install
 from xlalite.ir.types import DType
 
-_ORDER = [DType.BOOL, DType.I32, DType.I64, DType.F32, DType.F64]
 ArrayLike = TensorBase | np.ndarray | float | int | bool
+
+#: the lattice's edges (JAX's): "f*" is the weak float that u64 + a signed integer reaches
+_EDGES = {"bool": ("u8", "i8"), "u8": ("u16", "i16"), "u16": ("u32", "i32"), "u32": ("u64", "i64"),
+          "u64": ("f*",), "i8": ("i16",), "i16": ("i32",), "i32": ("i64",), "i64": ("f*",),
+          "f*": ("f16",), "f16": ("f32",), "f32": ("f64",), "f64": ()}
+
+
+def _above(node: str) -> frozenset[str]:
+    return frozenset({node}).union(*(_above(n) for n in _EDGES[node]))
+
+
+_UPPER = {n: _above(n) for n in _EDGES}
+
+
+def promote(*dtypes: DType) -> DType:
+    """The least dtype above all of `dtypes` in the lattice of the module docstring (the
+    weak float "f*" standing alone resolves to f32)."""
+    common = frozenset(_EDGES).intersection(*(_UPPER[d.value] for d in dtypes))
+    least = builtins.max(common, key=lambda n: len(_UPPER[n]))
+    return DType.F32 if least == "f*" else DType(least)
 
 
 def asarray(x: ArrayLike, dtype: object = None) -> TensorBase:
@@ -38,10 +60,7 @@ def result_dtype(*xs: object) -> DType:
     strong = [x.type.dtype if isinstance(x, TensorBase) else Tensor(x).type.dtype
               for x in xs if not _is_weak(x)]
     weak = [x for x in xs if _is_weak(x)]
-    if strong:
-        dt = builtins.max(strong, key=_ORDER.index)
-    else:
-        dt = builtins.max((Tensor(w).type.dtype for w in weak), key=_ORDER.index)
+    dt = promote(*(strong or [Tensor(w).type.dtype for w in weak]))
     if any(isinstance(w, float) for w in weak) and not dt.is_float:
         dt = DType.F32
     elif any(isinstance(w, int) and not isinstance(w, bool) for w in weak) and dt is DType.BOOL:

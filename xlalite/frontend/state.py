@@ -30,7 +30,7 @@ class StateTensor(Tensor):
     so the next step starts from it with no copy. Reading ``array`` (eager ops, ``numpy()``,
     ``state_dict()``) brings it back to the host first; the host copy is then the value."""
 
-    __slots__ = ("name", "_device")
+    __slots__ = ("name", "_device", "grad_hooks")
     is_state = True
 
     def __init__(self, data: object, dtype: object = None, requires_grad: bool = False,
@@ -40,6 +40,9 @@ class StateTensor(Tensor):
                          dtype, requires_grad)
         self.name = name
         self._device: DeviceArray | None = None
+        #: hooks ``hook(params, grads) -> grads`` that transform each backward pass's fresh
+        #: gradients of all the tensors sharing the hook at once (see autograd.apply_grad_hooks)
+        self.grad_hooks: tuple[Any, ...] = ()
 
     @property
     def array(self) -> np.ndarray:

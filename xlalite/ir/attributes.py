@@ -62,7 +62,7 @@ class DenseElements:
 def dense_literal(data: object, t: TensorType) -> DenseElements:
     """The value of a ``dense<data> : t`` literal, `data` being nested tuples of numbers or
     bools as parsed; ValueError (AttrError for a shape mismatch) says what does not fit."""
-    ok = {DType.BOOL: (bool,), DType.I32: (int,), DType.I64: (int,)}.get(t.dtype, (int, float))
+    ok = (bool,) if t.dtype.is_bool else (int,) if t.dtype.is_int else (int, float)
     for leaf in _leaves(data):
         if not isinstance(leaf, ok) or (t.dtype is not DType.BOOL and isinstance(leaf, bool)):
             raise ValueError(f"dense literal element {leaf!r} does not fit type {t}")
@@ -194,7 +194,7 @@ class IntListListAttr(AttrKind):
 
 
 class DTypeAttr(AttrKind):
-    name = "an element type (f32, f64, i32, i64, bool)"
+    name = "an element type (f16, f32, f64, i8...i64, u8...u64, bool)"
 
     def normalize(self, value: object) -> DType:
         if isinstance(value, DType):
@@ -231,7 +231,7 @@ def float_repr(x: float, dtype: DType = DType.F64) -> str:
         return "nan"
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
-    text = str(np.float32(x)) if dtype is DType.F32 else repr(float(x))
+    text = str(dtype.numpy.type(x)) if dtype in (DType.F16, DType.F32) else repr(float(x))
     if "e" not in text and "." not in text:
         text += ".0"
     return text

@@ -16,10 +16,17 @@ import numpy as np
 class DType(enum.Enum):
     """The element types the IR knows. The value is the spelling in `.xir` text."""
 
+    F16 = "f16"
     F32 = "f32"
     F64 = "f64"
+    I8 = "i8"
+    I16 = "i16"
     I32 = "i32"
     I64 = "i64"
+    U8 = "u8"
+    U16 = "u16"
+    U32 = "u32"
+    U64 = "u64"
     BOOL = "bool"
 
     @property
@@ -29,11 +36,16 @@ class DType(enum.Enum):
 
     @property
     def is_float(self) -> bool:
-        return self in (DType.F32, DType.F64)
+        return self in FLOATS
 
     @property
     def is_int(self) -> bool:
-        return self in (DType.I32, DType.I64)
+        """Signed or unsigned integer."""
+        return self in INTS
+
+    @property
+    def is_unsigned(self) -> bool:
+        return self in UNSIGNED
 
     @property
     def is_bool(self) -> bool:
@@ -69,15 +81,16 @@ class DType(enum.Enum):
 
 
 _TO_NUMPY: dict[DType, np.dtype] = {
-    DType.F32: np.dtype(np.float32),
-    DType.F64: np.dtype(np.float64),
-    DType.I32: np.dtype(np.int32),
-    DType.I64: np.dtype(np.int64),
-    DType.BOOL: np.dtype(np.bool_),
+    DType.F16: np.dtype(np.float16), DType.F32: np.dtype(np.float32),
+    DType.F64: np.dtype(np.float64), DType.I8: np.dtype(np.int8), DType.I16: np.dtype(np.int16),
+    DType.I32: np.dtype(np.int32), DType.I64: np.dtype(np.int64), DType.U8: np.dtype(np.uint8),
+    DType.U16: np.dtype(np.uint16), DType.U32: np.dtype(np.uint32),
+    DType.U64: np.dtype(np.uint64), DType.BOOL: np.dtype(np.bool_),
 }
 
-FLOATS = frozenset({DType.F32, DType.F64})
-INTS = frozenset({DType.I32, DType.I64})
+FLOATS = frozenset({DType.F16, DType.F32, DType.F64})
+UNSIGNED = frozenset({DType.U8, DType.U16, DType.U32, DType.U64})
+INTS = frozenset({DType.I8, DType.I16, DType.I32, DType.I64}) | UNSIGNED
 NUMERIC = FLOATS | INTS
 ALL_DTYPES = frozenset(DType)
 

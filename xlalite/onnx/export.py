@@ -15,17 +15,16 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 from xlalite.frontend.jit import Jitted, jit
 from xlalite.ir.core import Block, Op, Value
 from xlalite.ir.types import DType
 from xlalite.onnx.errors import UnsupportedOpError
+from xlalite.onnx.tensors import SUPPORTED
 from xlalite.passes.manager import parse_pipeline, run_pipeline
 
-ELEM_TYPE = {DType.F32: TensorProto.FLOAT, DType.F64: TensorProto.DOUBLE,
-             DType.I32: TensorProto.INT32, DType.I64: TensorProto.INT64,
-             DType.BOOL: TensorProto.BOOL}
+ELEM_TYPE = {DType.from_numpy(dtype): elem for elem, dtype in SUPPORTED.items()}
 DEFAULT_OPSET = 17
 
 

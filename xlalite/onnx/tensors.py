@@ -16,12 +16,13 @@ from onnx import numpy_helper
 from xlalite.onnx.errors import OnnxImportError, UnsupportedTypeError
 
 #: the ONNX element types the IR has, and their NumPy dtypes
+_P = onnx.TensorProto
 SUPPORTED: dict[int, np.dtype] = {
-    onnx.TensorProto.FLOAT: np.dtype(np.float32),
-    onnx.TensorProto.DOUBLE: np.dtype(np.float64),
-    onnx.TensorProto.INT32: np.dtype(np.int32),
-    onnx.TensorProto.INT64: np.dtype(np.int64),
-    onnx.TensorProto.BOOL: np.dtype(np.bool_),
+    _P.FLOAT16: np.dtype(np.float16), _P.FLOAT: np.dtype(np.float32),
+    _P.DOUBLE: np.dtype(np.float64), _P.INT8: np.dtype(np.int8), _P.INT16: np.dtype(np.int16),
+    _P.INT32: np.dtype(np.int32), _P.INT64: np.dtype(np.int64), _P.UINT8: np.dtype(np.uint8),
+    _P.UINT16: np.dtype(np.uint16), _P.UINT32: np.dtype(np.uint32),
+    _P.UINT64: np.dtype(np.uint64), _P.BOOL: np.dtype(np.bool_),
 }
 
 

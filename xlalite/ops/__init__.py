@@ -1,6 +1,7 @@
 """Op declarations. Importing this package registers every op family."""
 
 from xlalite.ops import (  # noqa: F401  (imported for registration)
+    collective,
     constant,
     control,
     conv,

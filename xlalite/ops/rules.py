@@ -10,7 +10,7 @@ from xlalite.ops.registry import ShapeError
 
 def require_dtype(op: str, what: str, t: TensorType, allowed: Collection[DType]) -> None:
     if t.dtype not in allowed:
-        names = ", ".join(d.value for d in sorted(allowed, key=lambda d: d.value))
+        names = ", ".join(d.value for d in DType if d in allowed)  # declaration order
         raise ShapeError(f"'{op}' {what} must have element type {names}; got {t}")
 
 

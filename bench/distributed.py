@@ -1,0 +1,185 @@
+"""Data-parallel benchmarks on MPI: ``python bench/distributed.py [--ranks 2] [--quick]``.
+
+1. All-reduce bandwidth: a compiled ``xl.all_reduce`` (numba-cpu) of 1, 4 and 64 MiB of f32
+   against mpi4py's ``Allreduce`` on the same buffers in the same run, alternated; bus
+   bandwidth = 2(N-1)/N * bytes / time (the ring all-reduce's traffic per rank).
+2. The W3 MLP training step (784-512-512-10, SGD) under DistributedDataParallel: weak scaling
+   (per-rank batch 256) and strong scaling (global batch 256), 1 rank against N ranks, with
+   the time of the step's gradient all-reduce alone (one bucket of 2.7 MB) as the
+   communication share. Every process gets one Numba thread (N ranks on N cores); the 1-rank
+   row with all cores is shown beside it.
+
+The launcher runs ``mpiexec -n N python bench/distributed.py --worker`` (and the 1-rank
+workers without MPI), then writes bench/results/distributed.json and the table between the
+DISTRIBUTED markers of bench/README.md. Ratios, not absolute times, carry between machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+SIZES_MIB = (1, 4, 64)
+
+
+def _median_time(fn, reps: int) -> float:
+    fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def bandwidth(comm, rounds: int, quick: bool) -> list[dict]:
+    """Rows of (MiB, xlalite s, mpi4py s), the peers alternated over rounds."""
+    from mpi4py import MPI
+
+    import xlalite as xl
+
+    reduce = xl.jit(lambda x: xl.all_reduce(x, "sum"))
+    rows = []
+    for mib in SIZES_MIB:
+        x = np.ones(mib * (1 << 18), np.float32)
+        out = np.empty_like(x)
+        reps = 5 if quick else (50 if mib < 64 else 10)
+        best = {"xlalite": np.inf, "mpi4py": np.inf}
+        for _ in range(rounds):
+            comm.barrier()
+            best["xlalite"] = min(best["xlalite"], _median_time(lambda x=x: reduce(x), reps))
+            comm.barrier()
+            best["mpi4py"] = min(best["mpi4py"], _median_time(
+                lambda x=x, out=out: MPI.COMM_WORLD.Allreduce(x, out, op=MPI.SUM), reps))
+        rows.append({"MiB": mib, **best})
+    return rows
+
+
+def w3_step(batch: int, ddp: bool, quick: bool) -> dict:
+    """Median step time of W3 at `batch` per rank (DDP-wrapped when `ddp`), and the time of
+    an all-reduce of its gradient bytes alone."""
+    import xlalite as xl
+    from xlalite import distributed, nn, optim
+
+    nn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+                          nn.Linear(512, 10))
+    if ddp:
+        model = nn.parallel.DistributedDataParallel(model)
+    opt = optim.SGD(model.parameters(), lr=0.01)
+
+    @xl.jit
+    def step(x, y):
+        loss = nn.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        return loss
+
+    rng = np.random.default_rng(distributed.rank())
+    x = rng.standard_normal((batch, 784)).astype(np.float32)
+    y = rng.integers(0, 10, batch).astype(np.int32)
+    reps = 5 if quick else 30
+    distributed.barrier()
+    t_step = _median_time(lambda: step(x, y), reps)
+    grads = np.ones(sum(p.type.size for p in model.parameters()), np.float32)
+    reduce = xl.jit(lambda g: xl.all_reduce(g, "mean"))
+    distributed.barrier()
+    t_comm = _median_time(lambda: reduce(grads), reps) if distributed.world_size() > 1 else 0.0
+    return {"batch_per_rank": batch, "step_s": t_step, "allreduce_s": t_comm,
+            "gradient_MB": grads.nbytes / 1e6}
+
+
+def worker(args: argparse.Namespace) -> None:
+    from xlalite import distributed
+
+    comm = distributed.init()
+    out: dict = {"ranks": comm.size}
+    if comm.size > 1:
+        out["bandwidth"] = bandwidth(comm, args.rounds, args.quick)
+        out["weak"] = w3_step(256, True, args.quick)
+        out["strong"] = w3_step(256 // comm.size, True, args.quick)
+    else:
+        out["single"] = w3_step(256, False, args.quick)
+    if comm.rank == 0:
+        print("RESULT " + json.dumps(out), flush=True)
+
+
+def run_worker(cmd: list[str], threads: int) -> dict:
+    env = {**os.environ, "NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
+def render(r: dict) -> str:
+    n = r["ranks"]
+    factor = 2 * (n - 1) / n
+    rows = ["<!-- DISTRIBUTED -->",
+            f"All-reduce (sum, f32) on {n} ranks, loopback on one machine:", "",
+            "| MiB | xl.all_reduce ms | mpi4py Allreduce ms | ratio | bus bandwidth GB/s (xlalite) |",
+            "|---|---|---|---|---|"]
+    for b in r["parallel"]["bandwidth"]:
+        rows.append(f"| {b['MiB']} | {b['xlalite'] * 1e3:.3g} | {b['mpi4py'] * 1e3:.3g} | "
+                    f"{b['mpi4py'] / b['xlalite']:.2f}× | "
+                    f"{factor * b['MiB'] * (1 << 20) / b['xlalite'] / 1e9:.2f} |")
+    one, all_cores = r["one_thread"]["single"], r["all_threads"]["single"]
+    weak, strong = r["parallel"]["weak"], r["parallel"]["strong"]
+    rows += ["", f"W3 MLP step (784-512-512-10, SGD), DistributedDataParallel on {n} ranks "
+             "(1 Numba thread per process):", "",
+             "| run | batch per rank | global batch | step ms | samples/s | all-reduce ms (share) |",
+             "|---|---|---|---|---|---|",
+             f"| 1 rank, 1 thread | 256 | 256 | {one['step_s'] * 1e3:.1f} | "
+             f"{256 / one['step_s']:.0f} | - |",
+             f"| 1 rank, {r['threads']} threads | 256 | 256 | {all_cores['step_s'] * 1e3:.1f} | "
+             f"{256 / all_cores['step_s']:.0f} | - |"]
+    for name, row in (("weak", weak), ("strong", strong)):
+        b = row["batch_per_rank"]
+        rows.append(f"| {n} ranks ({name}) | {b} | {b * n} | {row['step_s'] * 1e3:.1f} | "
+                    f"{b * n / row['step_s']:.0f} | {row['allreduce_s'] * 1e3:.2f} "
+                    f"({row['allreduce_s'] / row['step_s']:.0%}) |")
+    rows += ["", f"Weak-scaling efficiency {one['step_s'] / weak['step_s']:.2f} (1-thread rank "
+             f"time / {n}-rank time); strong-scaling speedup {one['step_s'] / strong['step_s']:.2f}× "
+             f"on {n} ranks. Medians, best of {r['rounds']} round(s).", "<!-- /DISTRIBUTED -->"]
+    return "\n".join(rows)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--ranks", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="few repetitions (a smoke test)")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        return worker(args)
+    mpiexec = shutil.which("mpiexec", path=f"{Path(sys.executable).parent}{os.pathsep}"
+                                          f"{os.environ.get('PATH', '')}")
+    if mpiexec is None:
+        raise SystemExit("mpiexec not found: pip install 'xlalite[mpi]'")
+    me = [sys.executable, __file__, "--worker", "--rounds", str(args.rounds)] + (
+        ["--quick"] if args.quick else [])
+    threads = os.cpu_count() or 1
+    results = {"rounds": args.rounds, "ranks": args.ranks, "threads": threads,
+               "one_thread": run_worker(me, 1), "all_threads": run_worker(me, threads),
+               "parallel": run_worker([mpiexec, "-n", str(args.ranks), *me], 1)}
+    (HERE / "results" / "distributed.json").write_text(json.dumps(results, indent=1) + "\n")
+    table = render(results)
+    readme = HERE / "README.md"
+    head, mark, rest = readme.read_text().partition("<!-- DISTRIBUTED -->")
+    if mark:
+        readme.write_text(head + table + rest.partition("<!-- /DISTRIBUTED -->")[2])
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
