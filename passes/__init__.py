@@ -11,6 +11,7 @@ from xlalite.passes import (  # noqa: F401  (importing registers the passes)
     merge_dot_sums,
     pipelines,
     plan_memory,
+    schedule_collectives,
     widen_f16,
 )
 from xlalite.passes.manager import (

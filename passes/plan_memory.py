@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xlalite.ir.core import TERMINATORS, Function, Op, Value
-from xlalite.ops.registry import FusionKind, find_op
+from xlalite.ops.registry import FusionKind, Trait, find_op, has_trait
 from xlalite.passes.manager import FunctionPass, register_pass
 
 ALIGN = 64
@@ -44,6 +44,10 @@ def lifetimes(func: Function) -> dict[Value, tuple[int, int]]:
     for i, op in enumerate(func.body.ops):
         for r in op.results:
             out[r] = (i, max((index[u.op] for u in r.uses), default=i))
+        if has_trait(op, Trait.ASYNC):  # in flight until its result's first reader
+            done = min((index[u.op] for r in op.results for u in r.uses), default=len(index))
+            for v in op.operands:
+                out[v] = (out[v][0], max(out[v][1], done))
     return out
 
 

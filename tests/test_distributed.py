@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import xlalite as xl
-from xlalite import data, distributed, nn
+from xlalite import data, distributed, nn, optim
 from xlalite.distributed import CollectiveError
 from xlalite.ir import parse_module
 from xlalite.ir.diagnostics import XirError
@@ -64,7 +64,7 @@ def test_collective_ops_print_parse_and_check_their_types():
 def test_collectives_survive_every_pass_and_a_program_traced_for_two_ranks_refuses_one():
     f = xl.jit(lambda x: xl.all_reduce(x) * 0.0 + 1.0)  # the result does not need it...
     text = f.lower(np.ones(3, np.float32)).compile().source()
-    assert "collectives.all_reduce" in text  # ...but every rank must still call it
+    assert "collectives.all_reduce(" in text  # ...but every rank must still call it
     m = parse_module("""func @f(%x: f32[2]) -> f32[4] {
   %0 = "xl.all_gather"(%x) {axis = 0, size = 2} : (f32[2]) -> f32[4]
   return %0
@@ -168,3 +168,77 @@ def test_a_rank_that_raises_aborts_the_others_instead_of_leaving_them_waiting():
     assert run.returncode != 0
     assert "rank 1 fails on purpose" in run.stderr and "rank 1 failed; aborting" in run.stderr
     assert time.monotonic() - start < 30  # rank 0's timeout is 120 s
+
+
+class _DeferredWorld(distributed.LocalCommunicator):
+    """Two pretend ranks holding the same values: an all-reduce(mean) is the identity, but
+    it reads its operand only when waited for, as an in-flight MPI collective may. A target
+    that let another kernel overwrite the operand before the wait would get wrong numbers."""
+
+    size = 2
+
+    def start_all_reduce(self, send, recv, op):
+        world = self
+
+        class Later(distributed.Request):
+            def wait(self):
+                world.waits += 1
+                np.copyto(recv, send)
+
+        return Later()
+
+    waits = 0
+
+
+def _ddp_step(ddp: bool, backend: str = "numba-cpu{overlap-collectives=true}"):
+    nn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                          nn.Linear(64, 3))
+    if ddp:
+        model = nn.parallel.DistributedDataParallel(model, bucket_cap_mb=8000 / (1 << 20))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    @xl.jit(backend=backend)
+    def step(x, y):
+        loss = nn.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        return loss
+
+    return step
+
+
+def test_all_reduces_start_early_and_overlap_the_backward_pass_without_corrupting_it():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 20)).astype(np.float32), rng.integers(0, 3, 16)
+    plain = _ddp_step(False)
+    want = [float(plain(x, y)) for _ in range(3)]
+    world = _DeferredWorld()
+    old = distributed.set_world(world)
+    try:
+        step = _ddp_step(True)
+        got = [float(step(x, y)) for _ in range(3)]
+        driver = step.lower(x, y).compile().source().split("# driver")[1]
+    finally:
+        distributed.set_world(old)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert world.waits == 3 * driver.count("start_all_reduce")
+    lines = driver.splitlines()
+    starts = [i for i, s in enumerate(lines) if "start_all_reduce" in s]
+    waits = [i for i, s in enumerate(lines) if ".wait()" in s]
+    assert len(starts) >= 2 and len(waits) == len(starts)
+    # the last layer's bucket starts while earlier layers' gradients are still computed
+    kernels_between = sum(1 for s in lines[starts[0]:waits[0]] if s.strip().startswith("k"))
+    assert kernels_between >= 2, driver
+
+
+def test_without_overlap_all_reduces_are_blocking_calls_where_their_result_is_needed():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 20)).astype(np.float32), rng.integers(0, 3, 16)
+    old = distributed.set_world(_DeferredWorld())
+    try:
+        driver = _ddp_step(True, "numba-cpu").lower(x, y).compile().source()
+    finally:
+        distributed.set_world(old)
+    assert "start_all_reduce" not in driver and driver.count("collectives.all_reduce(") == 2

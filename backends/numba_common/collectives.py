@@ -21,6 +21,12 @@ def all_reduce(x: np.ndarray, out: np.ndarray, op: str) -> None:
     distributed.world().all_reduce_into(x, out, op)
 
 
+def start_all_reduce(x: np.ndarray, out: np.ndarray, op: str) -> distributed.Request:
+    """Start the all-reduce of `x` into `out`; the caller waits on the request before `out`
+    is read, and keeps `x` unwritten until then (plan-memory does: Trait.ASYNC)."""
+    return distributed.world().start_all_reduce(x, out, op)
+
+
 def all_gather(x: np.ndarray, out: np.ndarray, axis: int, size: int) -> None:
     comm = checked_world(size)
     if axis == 0:  # rank blocks are contiguous in out: MPI writes them directly

@@ -30,6 +30,10 @@ class NumbaCPUBackend(NumbaTarget):
     `fastmath`: let LLVM reassociate float math (off: results match the interpreter closely).
     `exact_math`: call libm for f32 exp/tanh/logistic instead of the vectorizable
     approximations in mathlib.py (a few ulp apart; see its accuracy test).
+    `overlap_collectives`: move each all-reduce up to where its operand is ready
+    (schedule-collectives) and run it non-blocking under the kernels that follow. Off by
+    default: with MPI's default progress an in-flight collective advances only inside MPI
+    calls, and MPICH's non-blocking algorithms are slower (bench/README.md, Distributed).
     """
 
     name: ClassVar[str] = "numba-cpu"
@@ -39,6 +43,7 @@ class NumbaCPUBackend(NumbaTarget):
     parallel: str | bool = "auto"
     fastmath: bool = False
     exact_math: bool = False
+    overlap_collectives: bool = False
 
     def __post_init__(self) -> None:
         if self.parallel not in ("auto", True, False):
@@ -46,7 +51,10 @@ class NumbaCPUBackend(NumbaTarget):
 
     def default_pipeline(self) -> str:
         # f16 widens before simplify, so the casts it adds are folded and CSE'd with the rest
-        return compose("legalize", "widen", "simplify", "reassociate", "fuse", "finalize")
+        phases = ["legalize", "widen", "simplify", "reassociate", "fuse", "finalize"]
+        if self.overlap_collectives:
+            phases.insert(-1, "schedule")
+        return compose(*phases)
 
     def generate(self, func: Function) -> CpuProgram:
         self.check_supported(func)

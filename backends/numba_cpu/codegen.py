@@ -8,6 +8,7 @@ only calls kernels, so it needs no compilation.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import partial
 
@@ -23,10 +24,10 @@ from xlalite.backends.numba_cpu.conv import conv_call
 from xlalite.backends.numba_cpu.header import kernel_text
 from xlalite.backends.numba_cpu.ops import Kernel, kernel_for
 from xlalite.backends.numba_cpu.scalar import scalars
-from xlalite.ir.core import RETURN, Function
+from xlalite.ir.core import RETURN, Function, Op, Value
 from xlalite.ops.collective import COLLECTIVES
 from xlalite.ops.registry import FusionKind, Trait, find_op, has_trait
-from xlalite.passes.plan_memory import inplace_operand
+from xlalite.passes.plan_memory import inplace_operand, view_operand
 
 #: loops smaller than this run serially: waking threads costs more than the work (LeNet's and
 #: the MLP's steps were fastest with 2^18 of 2^15..2^20)
@@ -90,7 +91,18 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
         return prog.module_text(kernel)
 
     loops = LoopWriter(driver, register, not exact_math, allow_parallel, min_work, slots)
+    pending: dict[Value, str] = {}  # all-reduces in flight: result -> request name
+    requests = itertools.count()
     for op, ins, dests in driver.ops():
+        for v in op.operands:  # finish an all-reduce before the first op reading its result
+            request = pending.pop(_storage_root(v), None)
+            if request is not None:
+                driver.emit(f"{request}.wait()")
+        if has_trait(op, Trait.ASYNC) and _overlaps(func, op):  # start now, wait later
+            pending[op.results[0]] = f"q{next(requests)}"
+            driver.emit(f"{pending[op.results[0]]} = collectives.start_all_reduce("
+                        f"{ins[0]}, {dests[0]}, {op.attributes['op']!r})")
+            continue
         if has_trait(op, Trait.CONTROL):
             kernel, args, types = loops.kernel(op, ins, dests)
             prog.scratch_bytes = max(prog.scratch_bytes, kernel.scratch)
@@ -129,6 +141,27 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
             extents.insert(0, "scratch")
         k = prog.add_call(kernel, [v.type for v in op.operands] + [r.type], kernel.extents)
         driver.emit(f"{k}({', '.join(ins + [dest] + extents)})")
+    for request in pending.values():  # results returned straight from an all-reduce
+        driver.emit(f"{request}.wait()")
     prog.consts, prog.views = driver.consts, driver.views
     prog.driver = driver.finish("{}.copy()")
     return prog
+
+
+def _overlaps(func: Function, op: Op) -> bool:
+    """Whether a kernel runs between `op` and the first reader of its result (else a blocking
+    call is as early, and MPI's blocking algorithms are faster than its non-blocking ones)."""
+    ops = func.body.ops
+    start = ops.index(op)
+    readers = [ops.index(u.op) for r in op.results for u in r.uses if u.op.parent is func.body]
+    between = ops[start + 1:min(readers, default=len(ops))]
+    return any(o.name != "xl.constant" and view_operand(o) is None for o in between)
+
+
+def _storage_root(v: Value) -> Value:
+    """The value whose buffer `v` is a view of (itself when it is not a view)."""
+    op = v.defining_op
+    while op is not None and (k := view_operand(op)) is not None:
+        v = op.operands[k]
+        op = v.defining_op
+    return v

@@ -23,7 +23,7 @@ from xlalite.ir.attributes import EnumAttr, IntAttr
 from xlalite.ir.core import Op, Value
 from xlalite.ir.types import ALL_DTYPES, FLOATS, NUMERIC, DType, TensorType
 from xlalite.ops.emit import Emitter
-from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, register
+from xlalite.ops.registry import AttrSpec, FusionKind, OpDef, ShapeError, Trait, register
 from xlalite.ops.rules import require_dtype
 
 REDUCTIONS = distributed.REDUCTIONS
@@ -69,6 +69,7 @@ ALL_REDUCE = register(OpDef(
     ("x",), _all_reduce_infer, _all_reduce_reference, FusionKind.OPAQUE,
     attrs=(AttrSpec("op", EnumAttr(*REDUCTIONS), default="sum", doc="sum, mean, max or min"),),
     example=lambda: (_EXAMPLE, {"op": "sum"}), pure=False, vjp=_vjp_all_reduce,
+    traits=frozenset({Trait.ASYNC}),
 ))
 
 

@@ -47,6 +47,8 @@ class Trait(enum.Enum):
     WINDOW = "window"  # reduce_window family: each output reads one window of the input
     CONTROL = "control"  # cond/while/scan: its regions are programs of their own, which
     # passes optimize like function bodies and backends run as code (not one kernel)
+    ASYNC = "async"  # a target may start it and finish it only before its result's first
+    # reader (a non-blocking all-reduce): its operands stay live until then (plan-memory)
 
 
 _REQUIRED = object()
