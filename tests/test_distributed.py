@@ -146,10 +146,14 @@ def test_collectives_on_two_ranks_match_numpy():
 
 
 @needs_mpi
-def test_two_rank_training_equals_one_rank_with_the_global_batch():
-    run = _mpirun("train_equal.py")
+def test_two_rank_training_equals_one_rank_with_the_global_batch(tmp_path):
+    run = _mpirun("train_equal.py", str(tmp_path))
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.count("float64 12 steps") == 2 and run.stdout.count("checkpoint ok") == 2
+    # the 2-rank checkpoint loads into the bare model in this one-process world
+    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    model.load_state_dict(xl.load_state(tmp_path / "ckpt"))
+    assert model(np.ones((1, 64), np.float32)).shape == (1, 10)
 
 
 @needs_mpi
