@@ -99,6 +99,10 @@ class Jitted:
             self._signature = None
         self._cache: dict[Any, tuple[Executable, Lowered]] = {}
         self._lowered: dict[Any, Lowered] = {}  # traced by lower(), not yet compiled
+        # the same entries keyed by (shape, dtype) per argument, for calls whose arguments are
+        # all plain arrays: such a call skips flattening and leaf conversion (~10 us of a
+        # small model's call; an all-reduce of 1 MiB takes 200 us in all)
+        self._fast: dict[tuple, tuple[Executable, Lowered]] = {}
         self._stats = _Stats()
 
     # --- argument handling --------------------------------------------------------------
@@ -164,7 +168,23 @@ class Jitted:
         self._lowered[key] = lowered  # a later call with this signature reuses the trace
         return lowered
 
+    def _fast_key(self, args: tuple) -> tuple | None:
+        if self.static_argnums:
+            return None
+        key = []
+        for a in args:
+            if type(a) is not np.ndarray:
+                return None
+            key.append((a.shape, a.dtype))
+        return tuple(key)
+
     def __call__(self, *args: object, **kwargs: object) -> Any:
+        fast = None if kwargs or active_trace() is not None else self._fast_key(args)
+        if fast is not None:
+            entry = self._fast.get(fast)
+            if entry is not None and entry[1].guards_hold():
+                self._stats.hits += 1
+                return self._run(entry, list(args))  # type: ignore[arg-type]
         args = self._positional(args, kwargs)
         if active_trace([x for a in args for x in flatten(a)[0]]) is not None:
             return self.fn(*args)  # called inside another trace: inline
@@ -179,6 +199,11 @@ class Jitted:
             self._stats.signatures.append(f"({sig})")
         else:
             self._stats.hits += 1
+        if fast is not None:
+            self._fast[fast] = entry
+        return self._run(entry, leaves)
+
+    def _run(self, entry: tuple[Executable, Lowered], leaves: list[np.ndarray]) -> Any:
         executable, lowered = entry
         state = [x.resident() for x in lowered.state_in]  # device values stay on the device
         results = list(executable(*leaves, *state))

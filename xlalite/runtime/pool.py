@@ -9,6 +9,7 @@ reference count. Small arrays bypass the pool.
 
 from __future__ import annotations
 
+import math
 import sys
 import weakref
 
@@ -21,15 +22,17 @@ MAX_PER_KEY = 4  # buffers kept per (shape, dtype)
 class OutputPool:
     def __init__(self) -> None:
         self._free: dict[tuple, list[np.ndarray]] = {}
+        # weak references to the views handed out, kept alive here with what their callback
+        # returns to the pool (cheaper than weakref.finalize: a call costs microseconds)
+        self._out: dict[int, tuple[weakref.ref, tuple, np.ndarray]] = {}
         self.reused = 0
         self.allocated = 0
 
     def empty(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         dtype = np.dtype(dtype)
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        if nbytes < MIN_BYTES:
+        if math.prod(shape) * dtype.itemsize < MIN_BYTES:
             return np.empty(shape, dtype)
-        key = (shape, dtype.str)
+        key = (shape, dtype)
         free = self._free.get(key, [])
         base = None
         while free:
@@ -43,10 +46,15 @@ class OutputPool:
             base = np.empty(shape, dtype)
             self.allocated += 1
         view = base.view()
-        weakref.finalize(view, self._release, key, base)
+        ref = weakref.ref(view, self._release)
+        self._out[id(ref)] = (ref, key, base)
         return view
 
-    def _release(self, key: tuple, base: np.ndarray) -> None:
+    def _release(self, ref: weakref.ref) -> None:
+        entry = self._out.pop(id(ref), None)
+        if entry is None:
+            return
+        _, key, base = entry
         free = self._free.setdefault(key, [])
         if len(free) < MAX_PER_KEY:
             free.append(base)
