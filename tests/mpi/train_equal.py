@@ -1,11 +1,10 @@
-"""Run under ``mpiexec -n 2``: K data-parallel steps of the digits MLP (DistributedDataParallel,
+"""Run under ``mpiexec -n 2 ... train_equal.py FOLDER``: K data-parallel steps of the digits MLP (DistributedDataParallel,
 DistributedSampler, per-rank batch b) end with the same parameters as K steps of one process
 with batch 2b, in float64 (to 1e-6) and float32 (to 1e-5); both ranks end equal. Also: a
 checkpoint written by rank 0 loads on every rank. The float32 run overlaps its all-reduces with
 the backward pass (numba-cpu{overlap-collectives=true}). Exits non-zero on a mismatch."""
 
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -72,8 +71,7 @@ for dtype, tol in ((np.float64, 1e-6), (np.float32, 1e-5)):
           f"max |2-rank - 1-rank| = {worst:.1e}", flush=True)
 
 # a checkpoint written once (by rank 0) loads on every rank (and, in the test, on one process)
-folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(comm.broadcast(
-    np.frombuffer(tempfile.mkdtemp().encode().ljust(200), np.uint8), 0).tobytes().decode().strip())
+folder = Path(sys.argv[1])  # shared by the ranks: the test's tmp_path
 xl.save_state(folder / "ckpt", ddp.state_dict())
 loaded = xl.load_state(folder / "ckpt")
 assert all(np.array_equal(loaded[k], v) for k, v in ddp.state_dict().items())
