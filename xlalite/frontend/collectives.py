@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from xlalite import distributed
 from xlalite.frontend.numpy_api import ArrayLike, asarray
-from xlalite.frontend.tensor import TensorBase, bind
+from xlalite.frontend.tensor import TensorBase, bind, stage_module
 
 
 def all_reduce(x: ArrayLike, op: str = "sum") -> TensorBase:
@@ -33,3 +33,6 @@ def reduce_scatter(x: ArrayLike, op: str = "sum", axis: int = 0) -> TensorBase:
 def broadcast_from(x: ArrayLike, root: int = 0) -> TensorBase:
     """Rank `root`'s `x`, on every rank."""
     return bind("xl.broadcast_from", [asarray(x)], root=root)
+
+
+stage_module(globals(), ("all_reduce", "all_gather", "reduce_scatter", "broadcast_from"))

@@ -21,7 +21,7 @@ from xlalite.frontend.errors import located
 from xlalite.frontend.numpy_api import asarray
 from xlalite.frontend.pytree import TreeDef, describe, flatten, unflatten
 from xlalite.frontend.regions import captures, region, stage, trace_body
-from xlalite.frontend.tensor import TensorBase, active_trace
+from xlalite.frontend.tensor import TensorBase, active_trace, stage_module
 from xlalite.ir.types import DType, TensorType
 
 
@@ -187,4 +187,5 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
     return unflatten(c_tree, results[:n_c]), unflatten(y_tree, results[n_c:])
 
 
+stage_module(globals(), ("cond", "fori_loop", "scan", "switch", "while_loop"))
 __all__ = ["ControlFlowError", "cond", "fori_loop", "scan", "switch", "while_loop"]

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from xlalite.frontend.tensor import Tensor, TensorBase, _to_dtype, bind, install
+from xlalite.frontend.tensor import Tensor, TensorBase, _to_dtype, bind, install, stage_module
 from xlalite.ir.types import DType
 
 ArrayLike = TensorBase | np.ndarray | float | int | bool
@@ -366,4 +366,12 @@ def random_normal(key: ArrayLike, shape: Sequence[int], dtype: object = np.float
                 dtype=_to_dtype(dtype), distribution="normal")
 
 
+#: the functions that, given graph values (xlalite.graph), add a node instead of running
+STAGED = ("astype", "broadcast_to", "add", "subtract", "multiply", "divide", "power", "maximum",
+          "minimum", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+          "negative", "abs", "sign", "exp", "log", "log1p", "tanh", "sigmoid", "sqrt", "rsqrt",
+          "sin", "cos", "erf", "floor", "ceil", "round", "fmod", "where", "sum", "max", "min",
+          "prod", "mean", "argmax", "reshape", "transpose", "concatenate", "pad", "matmul", "dot",
+          "getitem", "zeros", "ones", "full", "arange", "random_uniform", "random_normal")
+stage_module(globals(), STAGED)
 install(api=sys.modules[__name__])  # tensors' operators and methods call this module

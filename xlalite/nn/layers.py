@@ -8,7 +8,7 @@ import numpy as np
 
 from xlalite.frontend import numpy_api as xl
 from xlalite.frontend.state import Buffer, Parameter
-from xlalite.frontend.tensor import bind, no_grad
+from xlalite.frontend.tensor import no_grad
 from xlalite.nn import functional as F
 from xlalite.nn.module import Module, generator
 
@@ -47,16 +47,14 @@ class Conv2d(Module):
         super().__init__()
         kh, kw = _pair(kernel_size)
         self.stride, self.dilation, self.groups = _pair(stride), _pair(dilation), groups
-        ph, pw = _pair(padding)
-        self.padding = ((ph, ph), (pw, pw))
+        self.padding = _pair(padding)
         bound = 1 / math.sqrt(in_channels // groups * kh * kw)
         self.weight = Parameter(_uniform((out_channels, in_channels // groups, kh, kw), bound))
         self.bias = Parameter(_uniform((out_channels,), bound)) if bias else None
 
     def forward(self, x):
-        y = bind("xl.conv2d", [xl.asarray(x), self.weight], stride=self.stride,
-                 padding=self.padding, dilation=self.dilation, groups=self.groups)
-        return y + self.bias.reshape((1, -1, 1, 1)) if self.bias is not None else y
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
 
 
 class MaxPool2d(Module):
@@ -123,8 +121,7 @@ class Dropout(Module):
         key = self.key + 1
         with no_grad():
             self.key.assign(key)
-        keep = xl.random_uniform(key, x.shape) >= self.p
-        return xl.where(keep, x * (1.0 / (1.0 - self.p)), 0.0)
+        return F.dropout(x, self.p, True, key)
 
 
 class LayerNorm(Module):
