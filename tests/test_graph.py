@@ -274,3 +274,19 @@ def test_graph_def_round_trip():
         xg.import_graph_def("func @graph(%x f32[1]) {", graph=g2)
     with pytest.raises(xg.GraphError, match="not a graph def"):
         xg.import_graph_def("func @main() -> () {\n  return\n}\n", graph=g2)
+
+
+def test_graph_mode_example_agrees_with_eager_and_jit():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    import graph_mode
+
+    rows = graph_mode.main(steps=4)
+    assert rows["graph, assign not grouped"]["last"] == rows["graph, assign not grouped"]["first"]
+    last = rows["jit (value_and_grad)"]["last"]
+    assert last < rows["jit (value_and_grad)"]["first"] / 2
+    for name, r in rows.items():
+        if name != "graph, assign not grouped":
+            assert abs(r["last"] - last) <= 1e-3 * last, (name, r)
