@@ -16,7 +16,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("runtime", ("xlalite.runtime",)),
     ("passes", ("xlalite.passes",)),
     ("backends", ("xlalite.backends",)),
-    ("compiler", ("xlalite.compiler",)),
+    ("compiler", ("xlalite.compiler", "xlalite.differential")),
     ("frontend", ("xlalite.frontend",)),
     ("training and tools", ("xlalite.nn", "xlalite.optim", "xlalite.data", "xlalite.serialize",
                             "xlalite.onnx", "xlalite.tools", "xlalite.graph")),

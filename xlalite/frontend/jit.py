@@ -8,20 +8,25 @@ re-compiles (counted in ``cache_info()['misses']``); a known one reuses the exec
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from xlalite.backends.base import Backend, get_backend
-from xlalite.compiler import DEFAULT_TARGET, compile
+from xlalite.compiler import DEFAULT_TARGET, compile, optimize
+from xlalite.differential import CheckError, Report, compare_arrays
 from xlalite.frontend.pytree import TreeDef, flatten, unflatten
 from xlalite.frontend.tensor import TensorBase, active_trace
 from xlalite.frontend.tracing import leaf_array, trace
 from xlalite.ir.core import Module
+from xlalite.ir.dot import render, to_dot
 from xlalite.ir.types import TensorType
 from xlalite.passes.manager import Pass, parse_pipeline
 from xlalite.runtime.executable import Executable
@@ -67,6 +72,21 @@ class Lowered:
         """The module as `.xir` text."""
         return str(self.module)
 
+    def optimized(self) -> Module:
+        """A copy of the module after the backend's pipeline (fused groups, memory plan)."""
+        module = self.module.clone()
+        optimize(module, self.backend, self.pipeline)
+        return module
+
+    def as_dot(self, optimized: bool = False, memory: bool = False) -> str:
+        """The traced IR (`optimized`: after the pipeline) as Graphviz DOT text; `memory`
+        shows the memory plan's offsets (see ``xlalite.ir.dot``)."""
+        return to_dot(self.optimized() if optimized else self.module, memory)
+
+    def render(self, path: str | Path, optimized: bool = False, memory: bool = False) -> Path:
+        """Draw the IR to `path` (.svg, .png or .pdf) with Graphviz."""
+        return render(self.optimized() if optimized else self.module, path, memory)
+
     def compile(self) -> Executable:
         """Compile through :func:`xlalite.compile` (the pipeline runs on a copy, so
         ``as_text()`` keeps showing the traced IR)."""
@@ -85,7 +105,8 @@ class Jitted:
     """A function compiled per input signature; call it like the original."""
 
     def __init__(self, fn: Callable, backend: str | Backend = DEFAULT_BACKEND,
-                 static_argnums: int | Sequence[int] = (), pipeline: str | None = None):
+                 static_argnums: int | Sequence[int] = (), pipeline: str | None = None,
+                 check: bool | str = False):
         functools.update_wrapper(self, fn)
         self.fn = fn
         # both specs are read now, so a typo fails at jit(...), not at the first call
@@ -104,6 +125,9 @@ class Jitted:
         # small model's call; an all-reduce of 1 MiB takes 200 us in all)
         self._fast: dict[tuple, tuple[Executable, Lowered]] = {}
         self._stats = _Stats()
+        #: the reference each new compilation is checked against on its first call, if any
+        self.check = "interpreter" if check is True else (check or None)
+        self.check_reports: list[Any] = []  # one differential.Report per checked signature
 
     # --- argument handling --------------------------------------------------------------
     def _positional(self, args: tuple, kwargs: dict) -> tuple:
@@ -197,16 +221,22 @@ class Jitted:
             self._cache[key] = entry
             sig = ", ".join(str(TensorType.of(a)) for a in leaves)
             self._stats.signatures.append(f"({sig})")
+            if self.check:
+                return self._run(entry, leaves, check=True)
         else:
             self._stats.hits += 1
         if fast is not None:
             self._fast[fast] = entry
         return self._run(entry, leaves)
 
-    def _run(self, entry: tuple[Executable, Lowered], leaves: list[np.ndarray]) -> Any:
+    def _run(self, entry: tuple[Executable, Lowered], leaves: list[np.ndarray],
+             check: bool = False) -> Any:
         executable, lowered = entry
+        reference = self._reference(lowered, leaves) if check else None
         state = [x.resident() for x in lowered.state_in]  # device values stay on the device
         results = list(executable(*leaves, *state))
+        if reference is not None:
+            self._compare(lowered, leaves, results, *reference)
         n_state = len(lowered.state_out)
         if n_state:
             for x, new in zip(lowered.state_out, results[-n_state:]):
@@ -215,6 +245,28 @@ class Jitted:
             results = results[:-n_state]
         return unflatten(lowered.out_tree, results)
 
+    def _reference(self, lowered: Lowered, leaves: list[np.ndarray]) -> tuple[list, list]:
+        """The reference's results for this call, from copies (the real run may donate)."""
+        inputs = [np.array(a) for a in leaves] + [np.array(x.array) for x in lowered.state_in]
+        assert self.check is not None
+        ref = compile(lowered.module, self.check, "")(*[a.copy() for a in inputs])
+        return inputs, [np.asarray(r) for r in ref]
+
+    def _compare(self, lowered: Lowered, leaves: list, results: list, inputs: list,
+                 reference: list) -> None:
+        report = Report(self.backend.spec(), str(self.check))
+        report.outputs = [compare_arrays(i, np.asarray(g), w)
+                          for i, (g, w) in enumerate(zip(results, reference))]
+        self.check_reports.append(report)
+        if not report.ok:
+            path = write_bug_report(lowered.module, inputs)
+            name = getattr(self.fn, "__name__", "the function")
+            raise CheckError(f"jit(check=True): {name} compiled for {self.backend.spec()} "
+                             f"disagrees with {self.check}:\n{report}The program and its inputs "
+                             f"are in {path}.xir and {path}.npz; shrink it with\n  xlalite-reduce "
+                             f"{path}.xir --check-against={self.check} -t '{self.backend.spec()}' "
+                             f"--inputs {path}.npz")
+
     def cache_info(self) -> dict[str, Any]:
         """Traces, cache hits and misses, and the signatures compiled so far."""
         s = self._stats
@@ -222,19 +274,35 @@ class Jitted:
                 "entries": len(self._cache), "signatures": list(s.signatures)}
 
 
+def write_bug_report(module: Module, inputs: list[np.ndarray]) -> str:
+    """Save a module and its inputs for xlalite-reduce; returns the path without suffix."""
+    text = str(module)
+    path = Path(tempfile.gettempdir()) / f"xlalite-check-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    path.with_suffix(".xir").write_text(text)
+    arrays: dict[str, Any] = {f"arg{i}": a for i, a in enumerate(inputs)}
+    np.savez(path.with_suffix(".npz"), **arrays)
+    return str(path)
+
+
 def jit(fn: Callable | None = None, *, backend: str | Backend = DEFAULT_BACKEND,
-        static_argnums: int | Sequence[int] = (), pipeline: str | None = None) -> Any:
+        static_argnums: int | Sequence[int] = (), pipeline: str | None = None,
+        check: bool | str = False) -> Any:
     """Compile `fn` per input signature. Usable as ``jit(f)``, ``@jit`` or ``@jit(backend=...)``.
 
     `backend` is a target spec: a name, optionally with options, such as
     ``"numba-cpu{exact-math=true parallel=false}"`` (``xlalite-opt --list-targets`` shows
     them). `pipeline` overrides the backend's default pass pipeline (a spec such as
     ``"cse,dce"``; ``""`` runs no pass). Both are checked here, not at the first call.
+    With `check` (True: against the interpreter; or a target spec) the first call of each new
+    signature also runs the traced program on that reference and raises
+    ``differential.CheckError`` with the worst error per output when they disagree, saving the
+    program and inputs for ``xlalite-reduce``; ``check_reports`` keeps every report.
     """
     if fn is None:
         return functools.partial(jit, backend=backend, static_argnums=static_argnums,
-                                 pipeline=pipeline)
-    return Jitted(fn, backend=backend, static_argnums=static_argnums, pipeline=pipeline)
+                                 pipeline=pipeline, check=check)
+    return Jitted(fn, backend=backend, static_argnums=static_argnums, pipeline=pipeline,
+                  check=check)
 
 
 __all__ = ["Jitted", "Lowered", "TensorBase", "jit"]

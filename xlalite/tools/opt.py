@@ -14,8 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from xlalite.backends.base import Backend, CodegenError, TargetError, describe_targets, get_backend
-from xlalite.compiler import emit_source, optimize
+from xlalite.compiler import DEFAULT_TARGET, emit_source, optimize
+from xlalite.differential import CheckError, compare, load_inputs, random_inputs
+from xlalite.differential import InputError as ArrayFileError
+from xlalite.ir.core import Module
 from xlalite.ir.diagnostics import Diagnostic, Location, XirError
+from xlalite.ir.dot import RenderError, render_dot, to_dot
 from xlalite.ir.parser import parse_module
 from xlalite.ir.printer import print_module
 from xlalite.ir.verifier import verify
@@ -40,6 +44,11 @@ examples:
   xlalite-opt model.xir -t numba-cpu            the IR after numba-cpu's default pipeline
   xlalite-opt model.xir -t "numba-cpu{exact-math=true parallel=false}" --emit source
                                                 a configured target (see --list-targets)
+  xlalite-opt model.xir --emit svg -o model.svg  the IR as a picture (--emit dot: DOT text)
+  xlalite-opt model.xir -t numba-cpu --emit svg --memory   ... fused groups as clusters,
+                                                with the memory plan's offsets
+  xlalite-opt model.xir --check-against=interpreter -t numba-cpu [--inputs x.npz]
+                                                worst error per output against the oracle
   xlalite-opt --clear-cache                     delete compiled kernels ($XLALITE_CACHE_DIR)
   xlalite-opt model.onnx -t numba-cpu --emit source   an ONNX model, as the IR it imports to
   xlalite-opt model.onnx --input-shape x=8,3,224,224   ... with a symbolic dim made concrete
@@ -109,8 +118,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "after its default pipeline (or the one -p gives)")
     p.add_argument("--list-targets", action="store_true",
                    help="list targets with their options and defaults")
-    p.add_argument("--emit", choices=("ir", "source"), default="ir",
-                   help="with -t: print the final IR (default) or the generated source")
+    p.add_argument("--emit", choices=("ir", "source", "dot", "svg"), default="ir",
+                   help="print the (final) IR (default), with -t the generated source, or the "
+                        "IR as a Graphviz graph: DOT text, or an SVG picture drawn by Graphviz")
+    p.add_argument("--memory", action="store_true",
+                   help="with --emit dot/svg: show each result's offset in the memory plan")
+    p.add_argument("--check-against", metavar="REFERENCE",
+                   help="run the program on the target (-t, default numba-cpu) and on REFERENCE "
+                        "(e.g. interpreter) and report the worst error per output; exit status "
+                        "1 when they disagree (shrink such a program with xlalite-reduce)")
+    p.add_argument("--inputs", default="random", metavar="random|FILE.npz",
+                   help="with --check-against: random inputs (seeded) or arrays from an .npz "
+                        "file, by argument name")
     p.add_argument("--clear-cache", action="store_true",
                    help="delete the compiled-kernel cache and exit")
     p.add_argument("--time-passes", action="store_true", help="report time spent in each pass")
@@ -141,6 +160,8 @@ def process_chunk(chunk: Chunk, filename: str, args: argparse.Namespace) -> tupl
                            print_ir_after_all=args.print_ir_after_all,
                            print_ir_after=frozenset(args.print_ir_after), out=sys.stderr)
     pipeline = args.pass_pipeline or None  # None with -t: the target's default pipeline
+    if args.check_against:
+        return check_chunk(module, args), reports
     if backend is not None and args.emit == "source":
         records: list = []
         source = emit_source(module, backend, pipeline, inst)
@@ -155,7 +176,21 @@ def process_chunk(chunk: Chunk, filename: str, args: argparse.Namespace) -> tupl
         reports.append(format_stats(records))
     if backend is not None and args.emit == "source":
         return source, reports
+    if args.emit in ("dot", "svg"):
+        dot = to_dot(module, args.memory)
+        return (dot if args.emit == "dot" else render_dot(dot, "svg").decode()), reports
     return print_module(module), reports
+
+
+def check_chunk(module: Module, args: argparse.Namespace) -> str:
+    """The differential report; raises CheckError (carrying it) when the outputs disagree."""
+    func = module.main
+    inputs = random_inputs(func) if args.inputs == "random" else load_inputs(func, args.inputs)
+    report = compare(module, args.target or DEFAULT_TARGET, inputs, args.check_against,
+                     args.pass_pipeline or None)
+    if not report.ok:
+        raise CheckError(str(report))
+    return str(report)
 
 
 def expected_diagnostics(chunk: Chunk) -> list[tuple[int, str]]:
@@ -278,6 +313,14 @@ def run(argv: Sequence[str] | None = None) -> int:
             continue
         except CodegenError as e:  # valid IR the target cannot compile (an unsupported op)
             print(f"{filename}: error: {args.target}: {e}", file=sys.stderr)
+            failed = True
+            continue
+        except CheckError as e:  # the report, and a failing status
+            sys.stdout.write(str(e))
+            failed = True
+            continue
+        except (RenderError, ArrayFileError, OSError) as e:
+            print(f"xlalite-opt: error: {e}", file=sys.stderr)
             failed = True
             continue
         outputs.append(ir)
