@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,cuda,onnx,mpi]'
+	$(BIN)/python -m pip install --quiet -e '.[test,cuda,onnx,mpi,viz,tensorboard]'
 	$(BIN)/python -m pip install --quiet --no-deps -e examples/numpy_backend
 	touch $(STAMP)
 

@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("compiler", ("xlalite.compiler", "xlalite.differential")),
     ("frontend", ("xlalite.frontend",)),
     ("training and tools", ("xlalite.nn", "xlalite.optim", "xlalite.data", "xlalite.serialize",
-                            "xlalite.onnx", "xlalite.tools", "xlalite.graph")),
+                            "xlalite.onnx", "xlalite.tools", "xlalite.graph", "xlalite.utils")),
     ("public API", ("xlalite",)),
 ]
 FOLDERS = {"xlalite": "xlalite", "passes": "xlalite.passes", "backends": "xlalite.backends"}
