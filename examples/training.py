@@ -1,5 +1,6 @@
 """Shared training loop for the examples: one compiled step per batch, a tqdm progress bar,
-test accuracy per epoch, a loss/accuracy plot (PNG) and a summary."""
+test accuracy per epoch, a loss/accuracy plot (PNG), TensorBoard logs (``tensorboard --logdir
+examples/output/runs``; when tensorboardX is installed) and a summary."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from tqdm import tqdm
 
 import xlalite as xl
 from xlalite import data, nn
+from xlalite.utils import SummaryWriter
 
 OUT = Path(__file__).resolve().parent / "output"
 
@@ -44,6 +46,7 @@ def fit(model: nn.Module, opt, train: data.TensorDataset, test: data.TensorDatas
         loader = data.DataLoader(train, batch_size=batch_size, shuffle=True, seed=seed,
                                  drop_last=True)
     losses, accuracies = [], []
+    writer = tensorboard(name) if main_process else None
     start = time.perf_counter()
     first_step = 0.0
     steps = 0
@@ -54,23 +57,39 @@ def fit(model: nn.Module, opt, train: data.TensorDataset, test: data.TensorDatas
             for x, y in loader:
                 t0 = time.perf_counter()
                 losses.append(float(step(x, y)))
+                if writer is not None:
+                    writer.add_scalar("train/loss", losses[-1], steps)
                 if steps == 0:
                     first_step = time.perf_counter() - t0  # includes tracing and compiling
                 steps += 1
                 bar.update()
             accuracies.append(evaluate())
+            if writer is not None:
+                writer.add_scalar("test/accuracy", accuracies[-1], steps)
             bar.set_postfix(loss=f"{np.mean(losses[-len(loader):]):.4f}",
                             test_acc=f"{accuracies[-1]:.4f}")
     total = time.perf_counter() - start
+    if writer is not None:
+        writer.add_graph(step, x, y)  # the compiled step, in the Graphs tab
+        writer.close()
     summary = {"name": name, "test_accuracy": accuracies[-1], "epochs": epochs, "steps": steps,
                "compile_seconds": round(first_step, 2),
                "steps_per_second": round((steps - 1) / max(total - first_step, 1e-9), 1),
-               "plot": str(plot(losses, accuracies, len(loader), name)) if main_process else ""}
+               "plot": str(plot(losses, accuracies, len(loader), name)) if main_process else "",
+               "tensorboard": str(writer.logdir) if writer is not None else ""}
     if main_process:
         print(f"{name}: test accuracy {summary['test_accuracy']:.4f} after {epochs} epochs; "
               f"{summary['steps_per_second']} steps/s; first step (trace + compile) "
               f"{summary['compile_seconds']} s; plot {summary['plot']}")
     return summary
+
+
+def tensorboard(name: str) -> SummaryWriter | None:
+    """A writer for this run's TensorBoard logs, or None without tensorboardX."""
+    try:
+        return SummaryWriter(OUT / "runs" / name)
+    except ImportError:
+        return None
 
 
 def plot(losses: list[float], accuracies: list[float], steps_per_epoch: int, name: str) -> Path:

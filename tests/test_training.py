@@ -18,6 +18,15 @@ def test_examples_reach_97_percent(example):
     summary = module.main()
     assert summary["test_accuracy"] >= 0.97
     assert Path(summary["plot"]).stat().st_size > 10_000  # a real PNG was written
+    if summary["tensorboard"]:  # and the TensorBoard logs, read back by TensorBoard's reader
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+        runs = sorted(Path(summary["tensorboard"]).iterdir(), key=lambda p: p.stat().st_mtime)
+        acc = EventAccumulator(str(runs[-1]), size_guidance={"scalars": 0})
+        acc.Reload()
+        assert len(acc.Scalars("train/loss")) == summary["steps"]
+        assert acc.Scalars("test/accuracy")[-1].value == pytest.approx(summary["test_accuracy"])
+        assert any(n.op == "xl.dot_general" for n in acc.Graph().node)
 
 
 def test_save_load_predict_round_trip(tmp_path):

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import gzip
 import math
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -78,41 +80,71 @@ class DistributedSampler:
 class DataLoader:
     """Batches of a dataset; with ``shuffle`` each epoch uses a new permutation derived from
     ``seed`` and the epoch number, so runs are reproducible. A `sampler` (for instance a
-    DistributedSampler) gives the order instead."""
+    DistributedSampler) gives the order instead.
+
+    With ``num_workers > 0`` batches are assembled by that many background threads (indexing
+    and stacking in NumPy release the GIL), up to ``prefetch_factor`` batches per worker
+    ahead of the consumer, and still come out in order: the batches are the same as with no
+    workers. A dataset whose ``__getitem__`` is slow Python benefits less (the GIL)."""
 
     def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False,
-                 seed: int = 0, drop_last: bool = False, sampler: DistributedSampler | None = None):
+                 seed: int = 0, drop_last: bool = False, sampler: DistributedSampler | None = None,
+                 num_workers: int = 0, prefetch_factor: int = 2):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if sampler is not None and shuffle:
             raise ValueError("pass shuffle to the sampler, not to a DataLoader that has one")
+        if num_workers < 0 or prefetch_factor < 1:
+            raise ValueError("num_workers must be >= 0 and prefetch_factor >= 1")
         self.dataset, self.batch_size = dataset, batch_size
         self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
         self.sampler = sampler
+        self.num_workers, self.prefetch_factor = num_workers, prefetch_factor
         self.epoch = 0
 
     def __len__(self) -> int:
         n = (len(self.sampler) if self.sampler is not None else len(self.dataset)) / self.batch_size
         return math.floor(n) if self.drop_last else math.ceil(n)
 
-    def __iter__(self) -> Iterator[tuple[np.ndarray, ...]]:
+    def _indices(self) -> list[np.ndarray]:
+        """This epoch's batches as index arrays (advances the epoch)."""
         if self.sampler is not None:
             order = np.fromiter(self.sampler, dtype=np.int64)
         elif self.shuffle:
             order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.dataset))
         else:
             order = np.arange(len(self.dataset))
-        n = len(order)
         self.epoch += 1
-        for start in range(0, n, self.batch_size):
-            idx = order[start:start + self.batch_size]
-            if len(idx) < self.batch_size and self.drop_last:
-                return
-            if isinstance(self.dataset, TensorDataset):  # fancy indexing: no Python loop
-                yield tuple(a[idx] for a in self.dataset.arrays)
-            else:
-                samples = [self.dataset[int(i)] for i in idx]
-                yield tuple(np.stack(col) for col in zip(*samples))
+        batches = [order[s:s + self.batch_size] for s in range(0, len(order), self.batch_size)]
+        if batches and self.drop_last and len(batches[-1]) < self.batch_size:
+            batches.pop()
+        return batches
+
+    def _batch(self, idx: np.ndarray) -> tuple[np.ndarray, ...]:
+        if isinstance(self.dataset, TensorDataset):  # fancy indexing: no Python loop
+            return tuple(a[idx] for a in self.dataset.arrays)
+        samples = [self.dataset[int(i)] for i in idx]
+        return tuple(np.stack(col) for col in zip(*samples))
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, ...]]:
+        batches = self._indices()
+        if self.num_workers == 0:
+            for idx in batches:
+                yield self._batch(idx)
+            return
+        ahead = self.num_workers * self.prefetch_factor
+        with ThreadPoolExecutor(self.num_workers, thread_name_prefix="xlalite-data") as pool:
+            pending: deque[Future] = deque()
+            try:
+                for idx in batches:
+                    pending.append(pool.submit(self._batch, idx))
+                    if len(pending) > ahead:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+            finally:  # the consumer stopped early (break) or a batch failed: drop the rest
+                for f in pending:
+                    f.cancel()
 
 
 def _split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,7 @@ from xlalite.compiler import DEFAULT_TARGET, compile, optimize
 from xlalite.differential import CheckError, Report, compare_arrays
 from xlalite.frontend.pytree import TreeDef, flatten, unflatten
 from xlalite.frontend.tensor import TensorBase, active_trace
-from xlalite.frontend.tracing import leaf_array, trace
+from xlalite.frontend.tracing import leaf_array, lists_to_arrays, trace
 from xlalite.ir.core import Module
 from xlalite.ir.dot import render, to_dot
 from xlalite.ir.types import TensorType
@@ -131,6 +131,13 @@ class Jitted:
 
     # --- argument handling --------------------------------------------------------------
     def _positional(self, args: tuple, kwargs: dict) -> tuple:
+        """The arguments by position, lists of numbers made arrays (static ones left as is)."""
+        args = self._bind(args, kwargs)
+        statics = self._statics(len(args))
+        return tuple(a if i in statics else lists_to_arrays(a, f"argument '{self._param_name(i)}' (#{i})")
+                     for i, a in enumerate(args))
+
+    def _bind(self, args: tuple, kwargs: dict) -> tuple:
         if not kwargs:
             return args
         if self._signature is None:

@@ -62,6 +62,29 @@ def leaf_array(leaf: object, where: str) -> np.ndarray:
     return arr
 
 
+def _numeric_list(x: object) -> bool:
+    if isinstance(x, list):
+        return bool(x) and all(_numeric_list(v) for v in x)
+    return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
+
+
+def lists_to_arrays(tree: object, where: str = "argument") -> object:
+    """`tree` with every (nested) list of Python numbers made an array, as ``torch.tensor``
+    and ``np.asarray`` would (f32 for floats, i32 for ints); other lists, tuples and dicts stay
+    containers (pytrees), their contents converted alike."""
+    if isinstance(tree, list) and _numeric_list(tree):
+        try:
+            return python_array(tree)
+        except ValueError:
+            raise ValueError(f"{where} is a ragged nested list (rows of different lengths); "
+                             "make it rectangular or pass an array") from None
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(lists_to_arrays(v, where) for v in tree)
+    if isinstance(tree, dict):
+        return {k: lists_to_arrays(v, where) for k, v in tree.items()}
+    return tree
+
+
 def leaf_type(leaf: object, where: str) -> TensorType:
     """The type of a leaf: a tensor, an array, a Python scalar, or a TensorType (abstract)."""
     if isinstance(leaf, TensorType):

@@ -143,13 +143,13 @@ def render_dot(dot: str, fmt: str = "svg") -> bytes:
         raise ValueError(f"cannot render to '{fmt}': choose one of {', '.join(_FORMATS)}")
     if shutil.which("dot"):
         try:
-            import graphviz  # type: ignore[import-untyped]
+            import graphviz
         except ImportError:
             pass
         else:
             return graphviz.Source(dot).pipe(format=fmt)
     try:
-        import pygraphviz  # type: ignore[import-untyped]
+        import pygraphviz
     except ImportError:
         raise RenderError(
             "drawing the graph needs Graphviz: install the Debian package 'graphviz' "

@@ -13,6 +13,7 @@ import numpy as np
 
 from xlalite.frontend.state import Buffer, Parameter, StateTensor
 from xlalite.frontend.tensor import active_trace
+from xlalite.nn.fit import Fit
 
 _GENERATOR = np.random.default_rng(0)
 
@@ -27,8 +28,9 @@ def generator() -> np.random.Generator:
     return _GENERATOR
 
 
-class Module:
-    """Base class of layers and models; subclasses implement ``forward``."""
+class Module(Fit):
+    """Base class of layers and models; subclasses implement ``forward``. The Keras-style
+    ``compile``/``fit``/``evaluate``/``predict`` come from :class:`~xlalite.nn.fit.Fit`."""
 
     training: bool
 
