@@ -69,33 +69,36 @@ def graph_fed_weights(steps: int) -> dict:
     return timed(steps, step)
 
 
-def graph_variables(steps: int, grouped: bool) -> dict:
-    """Weights as variables updated by assign nodes, fetched through a group (or not)."""
-    x0, y0, w10, w20 = problem()
+def variables_graph() -> tuple:
+    """The graph with the weights as variables: its placeholders, variables and loss."""
+    _, _, w10, w20 = problem()
     g = xg.Graph()
     with g.as_default():
         x, y = xg.placeholder(xl.float32, (None, D), "x"), xg.placeholder(xl.float32, (None, D), "y")
         w1, w2 = xg.Variable(w10, name="w1"), xg.Variable(w20, name="w2")
-        loss = loss_of(x, y, w1, w2)
-        grad_w1, grad_w2 = xg.gradients(loss, [w1, w2])
-        updates = xg.group(w1.assign(w1 - LR * grad_w1), w2.assign(w2 - LR * grad_w2))
+        return g, x, y, w1, w2, loss_of(x, y, w1, w2)
+
+
+def train_graph(steps: int, g: xg.Graph, x: xg.Tensor, y: xg.Tensor, fetches: list) -> dict:
+    x0, y0, _, _ = problem()
     sess = xg.Session(g)
     sess.run(xg.global_variables_initializer(g))
-    fetches = [loss, updates] if grouped else [loss]  # without the group the assigns never run
     return timed(steps, lambda: sess.run(fetches, {x: x0, y: y0})[0])
 
 
-def graph_optimizer(steps: int) -> dict:
-    x0, y0, w10, w20 = problem()
-    g = xg.Graph()
+def graph_variables(steps: int, grouped: bool) -> dict:
+    """Weights as variables updated by assign nodes, fetched through a group (or not)."""
+    g, x, y, w1, w2, loss = variables_graph()
     with g.as_default():
-        x, y = xg.placeholder(xl.float32, (None, D), "x"), xg.placeholder(xl.float32, (None, D), "y")
-        w1, w2 = xg.Variable(w10, name="w1"), xg.Variable(w20, name="w2")
-        loss = loss_of(x, y, w1, w2)
-        train = xg.train.GradientDescentOptimizer(LR).minimize(loss)
-    sess = xg.Session(g)
-    sess.run(xg.global_variables_initializer(g))
-    return timed(steps, lambda: sess.run([loss, train], {x: x0, y: y0})[0])
+        grad_w1, grad_w2 = xg.gradients(loss, [w1, w2])
+        updates = xg.group(w1.assign(w1 - LR * grad_w1), w2.assign(w2 - LR * grad_w2))
+    # without the group in the fetches the assigns never run
+    return train_graph(steps, g, x, y, [loss, updates] if grouped else [loss])
+
+
+def graph_optimizer(steps: int) -> dict:
+    g, x, y, w1, w2, loss = variables_graph()
+    return train_graph(steps, g, x, y, [loss, xg.train.GradientDescentOptimizer(LR).minimize(loss)])
 
 
 def eager(steps: int) -> dict:

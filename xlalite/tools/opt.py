@@ -7,7 +7,6 @@ with exit status 1; a Python traceback is only shown when XLALITE_DEBUG=1.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from xlalite.passes.manager import (
     registered_passes,
     run_pipeline,
 )
+from xlalite.tools.cli import guarded
 
 EPILOG = """\
 examples:
@@ -343,20 +343,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point: never lets a traceback reach the user unless XLALITE_DEBUG=1."""
-    for stream in (sys.stdout, sys.stderr):  # a lone surrogate in the input must not crash
-        if hasattr(stream, "reconfigure"):  # printing the diagnostic that names it
-            stream.reconfigure(errors="backslashreplace")
-    try:
-        return run(argv)
-    except KeyboardInterrupt:
-        return 130
-    except Exception as e:  # noqa: BLE001  (last line of defence for the CLI contract)
-        if os.environ.get("XLALITE_DEBUG"):
-            raise
-        print(f"xlalite-opt: internal error: {type(e).__name__}: {e}\n"
-              "(this is a bug in xlalite; set XLALITE_DEBUG=1 to see the traceback)",
-              file=sys.stderr)
-        return 1
+    return guarded("xlalite-opt", run, argv)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from xlalite.ir.diagnostics import XirError
 from xlalite.ir.parser import parse_module
 from xlalite.ir.verifier import verify
 from xlalite.passes.dce import dce_block
+from xlalite.tools.cli import guarded
 
 Inputs = dict[str, np.ndarray]
 
@@ -240,17 +241,8 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point: a message and status 1 on failure, no traceback (XLALITE_DEBUG=1
-    shows it)."""
-    try:
-        return run(argv)
-    except KeyboardInterrupt:
-        return 130
-    except Exception as e:  # noqa: BLE001  (last line of defence for the CLI contract)
-        if os.environ.get("XLALITE_DEBUG"):
-            raise
-        print(f"xlalite-reduce: internal error: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
+    """Console entry point: never lets a traceback reach the user unless XLALITE_DEBUG=1."""
+    return guarded("xlalite-reduce", run, argv)
 
 
 if __name__ == "__main__":
