@@ -1,4 +1,4 @@
-"""Vectorizable float32 approximations of exp and tanh for generated kernels, and the f16
+"""Vectorizable float32 approximations of exp, tanh and erf for generated kernels, and the f16
 conversions f16 kernels load and store through (Numba has no float16 on the CPU).
 
 LLVM cannot vectorize loops that call libm, so generated f32 kernels call these instead
@@ -10,6 +10,8 @@ tested against NumPy over the whole float32 range, including ±inf, NaN and the 
   e^r, and 2^k built directly from exponent bits (as two factors, to reach k = 128).
 * ``tanh_f32``: the 13/6-degree rational approximation used by Eigen and XLA:CPU, clamped at
   ±7.9053111 where float32 tanh rounds to ±1.
+* ``erf_f32``: the 13/8-degree rational approximation of Eigen and XLA:CPU on [-4, 4] (erf is
+  ±1 in float32 beyond), odd numerator over even denominator.
 * ``h2f`` / ``f2h``: IEEE binary16 bits (kept in uint16 arrays) to float32 and back, rounding
   to nearest even as NumPy's float16 casts do (tested on all 65536 patterns and random f32).
 """
@@ -118,4 +120,26 @@ def tanh_f32(x):
     q = x2 * q + _F(4.89352518554385e-03)
     result = p / q
     result = x if abs(x) < _F(0.0004) else result  # tanh(x) = x in float32 there
+    return x if x != x else result
+
+
+@njit(inline="always", cache=True)
+def erf_f32(x):
+    xc = min(max(x, _F(-4.0)), _F(4.0))  # erf rounds to ±1 in float32 beyond
+    x2 = xc * xc
+    p = x2 * _F(-2.72614225801306e-10) + _F(2.77068142495902e-08)
+    p = x2 * p + _F(-2.10102402082508e-06)
+    p = x2 * p + _F(-5.69250639462346e-05)
+    p = x2 * p + _F(-7.34990630326855e-04)
+    p = x2 * p + _F(-2.95459980854025e-03)
+    p = x2 * p + _F(-1.60960333262415e-02)
+    p = xc * p
+    q = x2 * _F(-1.45660718464996e-05) + _F(-2.13374055278905e-04)
+    q = x2 * q + _F(-1.68282697438203e-03)
+    q = x2 * q + _F(-7.37332916720468e-03)
+    q = x2 * q + _F(-1.42647390514189e-02)
+    result = p / q
+    # near 0, erf(x) = 2/sqrt(pi) x (the x^3 term is below float32 precision), and p above
+    # would be subnormal and lose digits
+    result = x * _F(1.12837916709551257) if abs(x) < _F(1e-4) else result
     return x if x != x else result

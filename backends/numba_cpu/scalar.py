@@ -1,7 +1,7 @@
 """numba-cpu's element expressions: the shared table, with vectorizable f32 approximations.
 
 ``np.exp``/``np.tanh`` in ``@njit`` code are scalar libm calls that keep LLVM from vectorizing
-a loop (PERF_NOTES: 183 ms against 7 ms for a fused GELU), so f32 exp, tanh and logistic call
+a loop (PERF_NOTES: 183 ms against 7 ms for a fused GELU), so f32 exp, tanh, erf and logistic call
 mathlib.py's approximations unless the target asks for exact math.
 """
 
@@ -20,6 +20,7 @@ def _one(op: Op) -> str:
 APPROX_F32: dict[str, Expr] = {
     "xl.exp": lambda a, op: f"mm.exp_f32({a[0]})",
     "xl.tanh": lambda a, op: f"mm.tanh_f32({a[0]})",
+    "xl.erf": lambda a, op: f"mm.erf_f32({a[0]})",
     "xl.logistic": lambda a, op: f"({_one(op)} / ({_one(op)} + mm.exp_f32(-{a[0]})))",
 }
 
