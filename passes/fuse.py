@@ -110,6 +110,7 @@ class _Planner:
         while True:
             group = Group(root)
             self._visit(group, root, exclusive=True, out_space=True)
+            self._late_matmul_anchor(group)
             shared = self._shared_with_prologue(group)
             if shared is None:
                 return group
@@ -118,6 +119,36 @@ class _Planner:
             self.materialized[shared] = True
             if group.anchor is not None:
                 self.absorbed.discard(group.anchor)
+
+    def _late_matmul_anchor(self, group: Group) -> None:
+        """Take a matmul as the anchor of an elementwise group that reaches it through a value
+        used twice, both times inside the group (GELU's x in 0.5 x (1 + erf(x / sqrt 2))):
+        ``_visit`` walks such a path as non-exclusive, seeing the first use before the second.
+        With the group known, every value between the root and the matmul must be
+        elementwise, of the root's shape, and used only inside the group."""
+        root = group.root
+        if group.anchor is not None or not root.results or len(group.ops) >= self.max_ops \
+                or fusion_kind(root) is not FusionKind.ELEMENTWISE:
+            return
+        shape = root.results[0].type.shape
+        inside, stack = {root}, [root]
+        while stack:
+            op = stack.pop()
+            for v in op.operands:
+                p = v.defining_op
+                if p is None or p in inside:
+                    continue
+                if p in group.ops:
+                    if (fusion_kind(p) is FusionKind.ELEMENTWISE and v.type.shape == shape
+                            and all(u.op in group.ops for r in p.results for u in r.uses)):
+                        inside.add(p)
+                        stack.append(p)
+                elif (fusion_kind(p) is FusionKind.MATMUL and p not in self.absorbed
+                      and len(v.uses) == 1 and len(p.results) == 1 and v.type.shape == shape):
+                    group.anchor = p
+                    self.absorbed.add(p)
+                    group.ops.add(p)
+                    return
 
     @staticmethod
     def _shared_with_prologue(group: Group) -> Op | None:
