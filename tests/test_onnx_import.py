@@ -58,6 +58,21 @@ def test_load_runs_like_the_reference_for_each_batch_size_and_by_name():
     assert info["misses"] == 2 and info["weights"] == 1  # w resident; b (16 values) embedded
 
 
+def test_repeated_calls_take_the_fast_path_and_still_check_new_inputs():
+    proto = mlp()
+    model = xo.load(proto)
+    x = RNG.standard_normal((4, 8)).astype(np.float32)
+    first = model(x)[0]  # checked, then remembered by shape and dtype
+    assert len(model._fast) == 1 and model.cache_info()["hits"] == 0
+    model(x)
+    assert model.cache_info()["hits"] == 1
+    np.testing.assert_array_equal(model(x)[0], first)
+    np.testing.assert_array_equal(model(np.asfortranarray(x))[0], first)  # not contiguous: slow
+    for bad in (x.astype(np.float64), np.zeros((4, 9), np.float32)):
+        with pytest.raises(TypeError, match="input 'x' expects"):
+            model(bad)
+
+
 def test_lowered_ir_has_weights_as_arguments_and_no_shape_ops():
     model = xo.load(mlp(hidden=32))
     text = model.lower(np.zeros((3, 8), np.float32)).as_text()

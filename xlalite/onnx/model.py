@@ -105,6 +105,10 @@ class OnnxModel:
         # Jitted because a model's call needs none of jit's generality (pytrees, guards on
         # user state): skipping it is most of the overhead of a call at batch 1
         self._compiled: dict[Any, tuple[Executable, Lowered]] = {}
+        # the same entries keyed by (shape, dtype) of C-contiguous array inputs, for calls
+        # that pass exactly those: they skip name binding and checks already passed once
+        # (5 of a 30 us MLP call)
+        self._fast: dict[tuple, tuple[Executable, Lowered]] = {}
         self._hits = 0
 
     # --- inputs -----------------------------------------------------------------------------
@@ -157,6 +161,13 @@ class OnnxModel:
 
     # --- running ----------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> list[np.ndarray]:
+        fast = None if kwargs or self._static else self._fast_key(args)
+        if fast is not None and fast in self._fast:
+            self._hits += 1
+            executable, lowered = self._fast[fast]
+            with executable.lock:
+                outs = executable.run([*args, *[w.resident() for w in lowered.state_in]])
+            return [np.asarray(o) for o in outs]
         arrays = self._arrays(args, kwargs)
         key = tuple(a if isinstance(a, _Static) else (a.shape, a.dtype.str) for a in arrays)
         entry = self._compiled.get(key)
@@ -168,8 +179,19 @@ class OnnxModel:
             self._hits += 1
         executable, lowered = entry
         dynamic = [a for a in arrays if not isinstance(a, _Static)]
+        if fast is not None and all(a is b for a, b in zip(dynamic, args)):
+            self._fast[fast] = entry  # the inputs passed the checks unchanged
         outs = executable(*dynamic, *[w.resident() for w in lowered.state_in])
         return [np.asarray(o) for o in outs]
+
+    @staticmethod
+    def _fast_key(args: tuple) -> tuple | None:
+        key = []
+        for a in args:
+            if type(a) is not np.ndarray or not a.flags.c_contiguous:
+                return None
+            key.append((a.shape, a.dtype))
+        return tuple(key)
 
     def lower(self, *args: Any, **kwargs: Any) -> Lowered:
         """The traced IR for these inputs' signature (``.as_text()`` prints it)."""
