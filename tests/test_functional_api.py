@@ -27,10 +27,11 @@ def conv_reference(x, w, b, stride, pad, dilation, groups):
     return out + b.reshape(1, -1, 1, 1)
 
 
+@pytest.mark.parametrize("batch", [1, 2])  # one image: the slots share it by output channels
 @pytest.mark.parametrize("stride, pad, dilation, groups", [(1, 0, 1, 1), (2, 1, 1, 2), (1, 2, 2, 1)])
-def test_conv2d_matches_reference_eager_and_jit(stride, pad, dilation, groups):
+def test_conv2d_matches_reference_eager_and_jit(stride, pad, dilation, groups, batch):
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((2, 4, 9, 9)).astype(np.float32)
+    x = rng.standard_normal((batch, 4, 9, 9)).astype(np.float32)
     w = rng.standard_normal((6, 4 // groups, 3, 3)).astype(np.float32)
     b = rng.standard_normal(6).astype(np.float32)
     want = conv_reference(x, w, b, stride, pad, dilation, groups)
@@ -38,6 +39,20 @@ def test_conv2d_matches_reference_eager_and_jit(stride, pad, dilation, groups):
     np.testing.assert_allclose(eager.numpy(), want, rtol=1e-4, atol=1e-4)
     jitted = xl.jit(lambda x, w, b: F.conv2d(x, w, b, stride, pad, dilation, groups))(x, w, b)
     np.testing.assert_allclose(jitted, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("pad, stride", [(1, 1), (0, 2)])
+def test_a_large_single_image_conv_shares_its_channels_between_slots(pad, stride):
+    """Large enough to run on two slots, with one image: each computes part of the channels."""
+    from xlalite.backends.numba_cpu.conv import PARALLEL_MIN_MACS
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 16, 48, 48)).astype(np.float32)
+    w = rng.standard_normal((36, 16, 3, 3)).astype(np.float32)
+    b = np.zeros(36, np.float32)
+    assert 16 * 9 * 36 * (48 // stride) ** 2 >= PARALLEL_MIN_MACS
+    got = xl.jit(lambda x, w: F.conv2d(x, w, padding=pad, stride=stride))(x, w)
+    np.testing.assert_allclose(got, conv_reference(x, w, b, stride, pad, 1, 1), rtol=1e-4, atol=1e-4)
 
 
 def test_pooling_linear_and_dropout():

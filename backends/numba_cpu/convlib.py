@@ -51,13 +51,14 @@ def nchw_to_rows(a, n0, n1, t, pitch):
 
 
 @njit(cache=True)
-def rows_to_nchw(t, n0, n1, a, pitch):
-    """The inverse of nchw_to_rows: a[n, o, y, z] = t[o, ((n - n0) * OH + y) * pitch + z]."""
+def rows_to_nchw(t, n0, n1, a, pitch, o0, o1):
+    """The inverse of nchw_to_rows for channels [o0, o1):
+    a[n, o, y, z] = t[o, ((n - n0) * OH + y) * pitch + z]."""
     o, oh, ow = a.shape[1], a.shape[2], a.shape[3]
     af, tf = a.reshape(-1), t.reshape(-1)
     m = (n1 - n0) * oh * pitch
     for img in range(n0, n1):
-        for oc in range(o):
+        for oc in range(o0, o1):
             for y in range(oh):
                 dst, src = ((img * o + oc) * oh + y) * ow, oc * m + ((img - n0) * oh + y) * pitch
                 for z in range(ow):
@@ -252,11 +253,23 @@ def _part(buf, slot, slots):
 def conv2d_slot(slot, slots, x, w, out, colbuf, tbuf, pbuf, stride, low, high, dilation, groups,
                 chunk, pitch):
     """Slot `slot`'s share of out = conv2d(x, w): per chunk and group, W_g @ columns(x),
-    moved into N,O,OH,OW."""
+    moved into N,O,OH,OW. With fewer chunks than slots (one image) the slots share each chunk
+    instead, each computing the columns and its own block of output channels."""
     n, (o, cg, kh, kw), (oh, ow) = x.shape[0], w.shape, (out.shape[2], out.shape[3])
     og, ckk = o // groups, cg * kh * kw
     wf = w.reshape(-1)
     cb, tb, pb = _part(colbuf, slot, slots), _part(tbuf, slot, slots), _part(pbuf, slot, slots)
+    if n <= (slots - 1) * chunk and groups == 1 and o >= 2 * slots:
+        per = -(-o // slots)
+        lo, hi = slot * per, min(o, slot * per + per)
+        for n0 in range(0, n, chunk):
+            n1 = min(n, n0 + chunk)
+            m = (n1 - n0) * oh * pitch
+            cols = cb[:ckk * m].reshape((ckk, m))
+            columns(x, n0, n1, 0, cols, pb, kh, kw, stride, low, high, dilation, oh, ow)
+            gemm(0, 0, hi - lo, m, ckk, wf, lo * ckk, ckk, cb, 0, m, 0.0, tb, lo * m, m)
+            rows_to_nchw(tb[:o * m].reshape((o, m)), n0, n1, out, pitch, lo, hi)
+        return
     for n0 in range(slot * chunk, n, slots * chunk):
         n1 = min(n, n0 + chunk)
         m = (n1 - n0) * oh * pitch
@@ -264,7 +277,7 @@ def conv2d_slot(slot, slots, x, w, out, colbuf, tbuf, pbuf, stride, low, high, d
         for g in range(groups):
             columns(x, n0, n1, g * cg, cols, pb, kh, kw, stride, low, high, dilation, oh, ow)
             gemm(0, 0, og, m, ckk, wf, g * og * ckk, ckk, cb, 0, m, 0.0, tb, g * og * m, m)
-        rows_to_nchw(tb[:o * m].reshape((o, m)), n0, n1, out, pitch)
+        rows_to_nchw(tb[:o * m].reshape((o, m)), n0, n1, out, pitch, 0, o)
 
 
 @njit(cache=True, nogil=True)
