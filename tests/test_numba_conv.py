@@ -129,3 +129,30 @@ def test_pooling_and_its_gradient_match_the_interpreter(data):
         x.reshape(-1)[0] = np.nan
     g = rng.standard_normal(y_t.shape).astype(dtype.numpy)
     assert_matches_interpreter(m, [x, g], pipeline="")
+
+
+@pytest.mark.parametrize("channels", [120, 200])
+def test_sharing_one_image_between_slots_changes_no_bit(channels):
+    """With one image, two slots split the output channels; every channel is still computed
+    as in one unsplit product, to the last bit: BLAS computes rows in blocks and a short tail
+    block rounds differently, so the shares start at aligned rows (convlib.BLAS_ROWS). The
+    constant-weight conformance models (SqueezeNet's logits reach 1e10) fail on any change."""
+    from xlalite.backends.numba_cpu import convlib
+    from xlalite.backends.numba_cpu.threads import SingleThreadedBlas, run_slots
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 16, 20, 20)).astype(np.float32)
+    w = rng.standard_normal((channels, 16, 3, 3)).astype(np.float32)
+    ckk, m = 16 * 9, 18 * 18
+
+    def conv_on(slots: int) -> np.ndarray:
+        out = np.full((1, channels, 18, 18), np.nan, np.float32)
+        colbuf = np.empty(slots * ckk * m, np.float32)
+        tbuf = np.empty(slots * channels * m, np.float32)
+        pbuf = np.empty(slots, np.float32)
+        with SingleThreadedBlas():
+            run_slots(convlib.conv2d_slot, slots, x, w, out, colbuf, tbuf, pbuf, (1, 1), (0, 0),
+                      (0, 0), (1, 1), 1, 1, 18)
+        return out
+
+    np.testing.assert_array_equal(conv_on(2), conv_on(1))

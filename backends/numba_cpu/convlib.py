@@ -243,6 +243,14 @@ def uncolumns(cols, n0, n1, c0, dx, pbuf, kh, kw, stride, low, high, dilation, o
 # colbuf, tbuf, pbuf are flat scratch holding `slots` equal parts: the columns, the O-row
 # matrix and padded planes of one chunk each.
 
+#: output channels shared out between slots start at multiples of this: BLAS computes rows in
+#: blocks (OpenBLAS's sgemm kernels: 4 to 16 rows, by CPU; 12 here) whose halves and tails may
+#: sum in other orders, so shares aligned to a common multiple of the block sizes give every
+#: channel exactly the rounding of one unsplit product (SqueezeNet's constant-weight
+#: conformance model, whose logits reach 1e10, needs all 1000 equal to the last bit)
+BLAS_ROWS = 48
+
+
 @njit(cache=True)
 def _part(buf, slot, slots):
     size = buf.shape[0] // slots
@@ -259,9 +267,12 @@ def conv2d_slot(slot, slots, x, w, out, colbuf, tbuf, pbuf, stride, low, high, d
     og, ckk = o // groups, cg * kh * kw
     wf = w.reshape(-1)
     cb, tb, pb = _part(colbuf, slot, slots), _part(tbuf, slot, slots), _part(pbuf, slot, slots)
-    if n <= (slots - 1) * chunk and groups == 1 and o >= 2 * slots:
+    if n <= (slots - 1) * chunk and groups == 1 and o > BLAS_ROWS:
         per = -(-o // slots)
-        lo, hi = slot * per, min(o, slot * per + per)
+        per = -(-per // BLAS_ROWS) * BLAS_ROWS
+        lo, hi = min(o, slot * per), min(o, slot * per + per)
+        if lo == hi:
+            return
         for n0 in range(0, n, chunk):
             n1 = min(n, n0 + chunk)
             m = (n1 - n0) * oh * pitch
