@@ -278,6 +278,8 @@ def _label(text: str) -> str:
     calls = sorted(set(_CALLS.findall(text)))
     if calls:
         return " ".join(calls[:2]) + (" ..." if len(calls) > 2 else "")
+    if "def kernel(slot, slots" in text:
+        return "slotted loops"
     return "parallel loops" if "prange(" in text else "loops"
 
 

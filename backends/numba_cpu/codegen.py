@@ -1,5 +1,9 @@
 """Program generation: one kernel call per top-level op, wired by a small Python driver.
 
+Ops that are only calls of the hand-written libraries (products, gathers, copies) run as
+Python functions of the driver (``host.py``), and parallel loops as slot shares on the
+driver's threads (``slotted.py``): neither costs a Numba parfor or a library link to compile.
+
 Buffers follow the memory plan (see ``backends/numba_common/driver.py``); without a plan every
 intermediate is allocated per call. Kernels that need working memory (convolution columns)
 share one ``scratch`` buffer, sized for the largest call. The driver is plain Python: it
@@ -9,6 +13,7 @@ only calls kernels, so it needs no compilation.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -22,6 +27,7 @@ from xlalite.backends.numba_common.target import CodeShape, code_shape
 from xlalite.backends.numba_cpu.control import LoopWriter, op_work
 from xlalite.backends.numba_cpu.conv import conv_call
 from xlalite.backends.numba_cpu.header import kernel_text
+from xlalite.backends.numba_cpu.host import HostFunctions, runs_on_host
 from xlalite.backends.numba_cpu.ops import Kernel, kernel_for
 from xlalite.backends.numba_cpu.scalar import scalars
 from xlalite.ir.core import RETURN, Function, Op, Value
@@ -42,7 +48,7 @@ class CpuProgram(Program[Kernel]):
 
 
 def _module_text(fastmath: bool, kernel: Kernel) -> str:
-    return kernel_text(kernel.source, kernel.parallel, fastmath, kernel.prelude)
+    return kernel_text(kernel.source, kernel.parallel, fastmath, kernel.prelude, kernel.slotted)
 
 
 def _uses_blas(func: Function) -> bool:
@@ -79,7 +85,7 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
     """
     allow_parallel = parallel is not False
     min_work = 0 if parallel is True else PARALLEL_MIN_ELEMENTS
-    slots = numba.get_num_threads() if allow_parallel else 1
+    slots = threads = numba.get_num_threads() if allow_parallel else 1
     uses_blas = _uses_blas(func)
     if uses_blas and _only_products_parallel(func, min_work):
         slots = 1  # BLAS owns the cores: its own threads beat row blocks (MLP step: 15%)
@@ -90,6 +96,7 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
         prog.add_call(kernel, types, kernel.extents)
         return prog.module_text(kernel)
 
+    host = HostFunctions()
     loops = LoopWriter(driver, register, not exact_math, allow_parallel, min_work, slots)
     pending: dict[Value, str] = {}  # all-reduces in flight: result -> request name
     requests = itertools.count()
@@ -128,24 +135,58 @@ def generate(func: Function, parallel: str | bool = "auto", exact_math: bool = F
             driver.lines.extend(conv.lines)
             prog.scratch_bytes = max(prog.scratch_bytes, conv.scratch)
             if conv.epilogue is not None:
-                kernel = Kernel(conv.epilogue, parallel_op)
+                epilogue = partial(_conv_epilogue, group, inputs, root, ins, dest, not exact_math,
+                                   -1 if alias is None else alias, slots)
+                kernel, nthreads = _shared(epilogue, parallel_op, allow_parallel, threads)
                 types = [v.type for v in inputs] + [r.type] + (
                     [conv.product_type] if conv.product_type else [])
                 name = prog.add_call(kernel, types, kernel.extents)
-                driver.emit(f"{name}({', '.join(conv.epilogue_args)})")
+                driver.emit(_call(kernel, name, conv.epilogue_args, nthreads))
             continue
-        kernel = kernel_for(op, parallel_op, not exact_math, slots)
+        kernel, nthreads = _shared(partial(kernel_for, op, approx=not exact_math, slots=slots),
+                                   parallel_op, allow_parallel, threads)
         extents = [str(n) for n in kernel.extents]
         if kernel.scratch:
             prog.scratch_bytes = max(prog.scratch_bytes, kernel.scratch)
             extents.insert(0, "scratch")
+        if runs_on_host(kernel.source):  # library calls: the driver makes them itself
+            driver.emit(f"{host.name(kernel.source)}({', '.join(ins + [dest] + extents)})")
+            continue
         k = prog.add_call(kernel, [v.type for v in op.operands] + [r.type], kernel.extents)
-        driver.emit(f"{k}({', '.join(ins + [dest] + extents)})")
+        driver.emit(_call(kernel, k, ins + [dest] + extents, nthreads))
     for request in pending.values():  # results returned straight from an all-reduce
         driver.emit(f"{request}.wait()")
     prog.consts, prog.views = driver.consts, driver.views
-    prog.driver = driver.finish("{}.copy()")
+    prog.driver = host.text() + driver.finish("{}.copy()")
     return prog
+
+
+def _shared(make: Callable[[bool], Kernel], parallel_op: bool, allow_parallel: bool,
+            threads: int) -> tuple[Kernel, int]:
+    """The kernel `make(parallel)` builds, and the threads it runs on: a loop that can be
+    cut into slot shares is one kernel whether it runs on one thread or `threads` (so a
+    small and a large call of the same structure, or the train and eval programs, share one
+    compiled kernel); any other loop is a parfor only when `parallel_op` (big enough)."""
+    kernel = make(allow_parallel).on_slots()
+    if kernel.slotted:
+        return kernel, threads if parallel_op else 1
+    return make(parallel_op), 1
+
+
+def _conv_epilogue(group: list[Op], inputs: list[Value], root: Value, ins: list[str], dest: str,
+                   approx: bool, alias: int, slots: int, parallel: bool) -> Kernel:
+    """The kernel of a convolution's fused epilogue (see conv.conv_call)."""
+    conv = conv_call(group, inputs, root, ins, dest, approx, alias, slots, parallel)
+    return Kernel(conv.epilogue or "", parallel)
+
+
+def _call(kernel: Kernel, name: str, args: list[str], threads: int) -> str:
+    """The driver line calling `kernel`: a slotted one on `threads` threads at once."""
+    if kernel.slotted:
+        if threads == 1:
+            return f"{name}(0, 1, {', '.join(args)})"
+        return f"run_slots({name}, {threads}, {', '.join(args)})"
+    return f"{name}({', '.join(args)})"
 
 
 def _overlaps(func: Function, op: Op) -> bool:

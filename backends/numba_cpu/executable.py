@@ -13,6 +13,7 @@ from xlalite.backends.numba_common.cache import load_module
 from xlalite.backends.numba_common.driver import storage
 from xlalite.backends.numba_common.workers import compile_jobs
 from xlalite.backends.numba_cpu import blas, convlib
+from xlalite.backends.numba_cpu import library as lib
 from xlalite.backends.numba_cpu.codegen import CpuProgram
 from xlalite.backends.numba_cpu.threads import SingleThreadedBlas, run_slots
 from xlalite.ir.core import Module
@@ -44,9 +45,10 @@ class NumbaExecutable(Executable):
         for call in program.calls:  # compile now: the first call is not slow
             kernel = program.kernels[call.kernel]
             scratch = [self.scratch] if kernel.scratch else []
+            slot: list[object] = [np.int64(0), np.int64(1)] if kernel.slotted else []
             (loops if kernel.prelude else jobs).append((
                 self.kernels[call.kernel],
-                [np.empty((1,) * t.rank, storage(t.dtype)) for t in call.types]
+                slot + [np.empty((1,) * t.rank, storage(t.dtype)) for t in call.types]
                 + scratch + [np.int64(n) for n in call.extents]))
         compile_jobs(jobs)
         compile_jobs(loops)  # loops link their body kernels, compiled just before
@@ -54,7 +56,8 @@ class NumbaExecutable(Executable):
         self.consts = tuple(program.consts)
         self.pool = OutputPool()  # results are reused once the caller drops them
         namespace: dict[str, object] = {"np": np, "empty": self.pool.empty, "convlib": convlib,
-                                        "run_slots": run_slots, "collectives": collectives}
+                                        "blas": blas, "lib": lib, "run_slots": run_slots,
+                                        "collectives": collectives}
         namespace.update({f"k{i}": fn for i, fn in enumerate(self.kernels)})
         exec(compile(program.driver, f"<xlalite driver @{module.main.name}>", "exec"), namespace)
         self._driver: Callable[..., tuple[np.ndarray, ...]] = namespace["run"]  # type: ignore[assignment]

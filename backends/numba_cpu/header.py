@@ -22,16 +22,19 @@ HEADER = (
 )
 
 
-def decorator(parallel: bool, fastmath: bool) -> str:
+def decorator(parallel: bool, fastmath: bool, nogil: bool = False) -> str:
     # error_model="numpy": x / 0 is inf or nan as in NumPy (the interpreter), not a raised
     # ZeroDivisionError, whose per-element test kept divisions from vectorizing (10x slower)
-    return (f"@njit(cache=True, parallel={parallel}, fastmath={fastmath}, "
+    gil = ", nogil=True" if nogil else ""
+    return (f"@njit(cache=True, parallel={parallel}, fastmath={fastmath}{gil}, "
             f"error_model=\"numpy\")\n")
 
 
-def kernel_text(body: str, parallel: bool, fastmath: bool, prelude: str = "") -> str:
-    """The module: header, `prelude` (functions the kernel calls), then ``kernel`` itself."""
-    return HEADER + prelude + decorator(parallel, fastmath) + body
+def kernel_text(body: str, parallel: bool, fastmath: bool, prelude: str = "",
+                nogil: bool = False) -> str:
+    """The module: header, `prelude` (functions the kernel calls), then ``kernel`` itself;
+    `nogil`: the kernel runs on several threads at once (a slotted kernel)."""
+    return HEADER + prelude + decorator(parallel, fastmath, nogil) + body
 
 
 def load_kernel(body: str, parallel: bool, fastmath: bool):

@@ -21,6 +21,7 @@ from xlalite.backends.numba_cpu.library import COPY_RANK
 from xlalite.backends.numba_cpu.loops import loop_kernel, reduction_kernel
 from xlalite.backends.numba_cpu.matmul import matmul_kernel
 from xlalite.backends.numba_cpu.scalar import scalars
+from xlalite.backends.numba_cpu.slotted import split_into_slots
 from xlalite.backends.numba_cpu.window import (
     max_grad_parallel_safe,
     window_kernel,
@@ -32,7 +33,8 @@ from xlalite.passes.plan_memory import inplace_operand
 
 @dataclass(frozen=True)
 class Kernel:
-    """Source of ``def kernel(in0, ..., out)`` and whether it runs a prange loop."""
+    """Source of ``def kernel(in0, ..., out)`` and whether it runs a prange loop, or
+    (`slotted`) takes ``slot, slots`` first and runs its share of one on a driver thread."""
 
     source: str
     parallel: bool = False
@@ -42,10 +44,18 @@ class Kernel:
     scratch: int = field(default=0, compare=False)
     #: functions of the module that ``kernel`` calls (a loop's body kernels), with decorators
     prelude: str = ""
+    slotted: bool = False
 
     @property
     def note(self) -> str:
-        return "parallel" if self.parallel else ""
+        return "slotted" if self.slotted else "parallel" if self.parallel else ""
+
+    def on_slots(self) -> Kernel:
+        """This kernel with its prange loop as slot shares (see slotted.py), or itself."""
+        source = split_into_slots(self.source) if self.parallel else None
+        if source is None:
+            return self
+        return Kernel(source, False, self.extents, self.scratch, self.prelude, slotted=True)
 
 
 def _slices(starts, limits, strides) -> str:
