@@ -310,3 +310,34 @@ func @main(%a0: f32[1,1,1]) -> f32[1] {
   return %3
 }"""
     assert_matches_interpreter(parse_module(src), [np.full((1, 1, 1), 2.5, np.float32)])
+
+
+def test_parallel_loops_are_slot_shares_and_small_calls_share_their_kernel():
+    """A loop big enough for threads is one `kernel(slot, slots, ...)` run on the driver's
+    threads (no Numba parfor); a small call of the same structure runs the same kernel on one
+    slot; work buffers move out of the loop; a lone product is a host call of BLAS."""
+    big, small = "f32[1024,512]", "f32[8,512]"
+    m = parse_module(f"""
+func @f(%a: {big}, %b: {small}, %w: f32[512,512]) -> ({big}, {small}, f32[1024], {small}) {{
+  %0 = "xl.tanh"(%a) : ({big}) -> {big}
+  %1 = "xl.tanh"(%b) : ({small}) -> {small}
+  %2 = "xl.reduce_sum"(%0) {{axes = [1]}} : ({big}) -> f32[1024]
+  %3 = "xl.dot_general"(%b, %w) {{contract = [[1], [0]], batch = [[], []]}} : ({small}, f32[512,512]) -> {small}
+  return %0, %1, %2, %3
+}}""")
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal(s).astype(np.float32) for s in ((1024, 512), (8, 512), (512, 512))]
+    assert_matches_interpreter(m, inputs)
+    program = BACKEND.compile(m).program
+    assert all("prange" not in k.source for k in program.kernels)
+    (tanh,) = [k for k in program.kernels if "tanh" in k.source]
+    assert tanh.slotted and tanh.source.startswith("def kernel(slot, slots, ")
+    threads = __import__("numba").get_num_threads()
+    run = program.driver.split("def run(")[1]
+    tanh_name = f"k{program.kernels.index(tanh)}"
+    assert f"run_slots({tanh_name}, {threads}, " in run or threads == 1
+    assert f"{tanh_name}(0, 1, " in run  # the small call: the same kernel, one slot
+    (reduction,) = [k for k in program.kernels if "lanes" in k.source]
+    head, loop = reduction.source.split("for o0 in range(")
+    assert "np.empty" in head and "np.empty" not in loop  # allocated once per slot
+    assert "blas.matmul(" in program.driver.split("def run(")[0]  # the product: a host function

@@ -47,3 +47,30 @@ def test_phases_outside_a_compilation_are_ignored_and_nesting_keeps_each_profile
             pass
     assert "passes" in inner.phases and "passes" not in outer.phases
     assert "codegen" in outer.phases and profile.last() is outer
+
+
+def test_a_new_batch_size_of_a_training_step_compiles_only_what_it_says_why():
+    """Kernels take shapes as arguments, so a new batch size of an MLP step reuses them; the
+    one it compiles (a mean's 1/N is a literal) is reported with the literal that differs."""
+    from xlalite import nn, optim
+
+    nn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 4))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    @xl.jit
+    def step(x, y):
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    rng = np.random.default_rng(0)
+    for batch in (32, 24):
+        step(rng.standard_normal((batch, 20)).astype(np.float32),
+             rng.integers(0, 4, batch).astype(np.int32))
+    new = [k for k in xl.cache_info()["last_compile"]["kernels"] if k["source"] != "memory"]
+    assert len(new) <= 1, new
+    # (the kernel it differs from may be another test's, with another batch size)
+    assert all(k["why"].startswith("as xlk_") and "-> 24.0" in k["why"] for k in new), new

@@ -242,9 +242,26 @@ def load_module(text: str) -> Any:
         kernel.xlalite_path = path
         kernel.xlalite_label = _label(text)
         kernel.xlalite_fresh = on_disk != text  # written just now: nothing compiled of it yet
+        kernel.xlalite_why = _why_new(path.stem, text)
         _LOADED[key] = kernel
         STATS.kernels_loaded += 1
         return kernel
+
+
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d*)?(?:e[-+]?\d+)?")
+#: the kernels loaded in this process by their text with numbers blanked: (file stem, text)
+_SHAPES: dict[str, tuple[str, str]] = {}
+
+
+def _why_new(stem: str, text: str) -> str:
+    """Why kernel `text` is not one this process has loaded already: "new structure", or the
+    literals in which it differs from a loaded kernel of the same code (the profile reports
+    this, so a new batch size that compiles a kernel says which number it was)."""
+    prior_stem, prior = _SHAPES.setdefault(_NUMBER.sub("#", text), (stem, text))
+    if prior_stem == stem:
+        return "new structure"
+    diffs = [f"{a} -> {b}" for a, b in zip(_NUMBER.findall(prior), _NUMBER.findall(text)) if a != b]
+    return f"as {prior_stem[:12]} but literals {', '.join(diffs[:3])}"
 
 
 def kernel_key(text: str) -> str:
@@ -295,11 +312,12 @@ def compile_for(kernel: Any, arrays: Sequence[object]) -> None:
         start = time.perf_counter()
         loaded = _compile_for(kernel, sig)
         seconds = time.perf_counter() - start
+        why = getattr(kernel, "xlalite_why", "")
         if loaded:
-            profile.record_kernel(profile.KernelTime(name, "numba cache", seconds))
+            profile.record_kernel(profile.KernelTime(name, "numba cache", seconds, why=why))
         else:
             profile.record_kernel(profile.KernelTime(name, "compiled", seconds,
-                                                     *_typing_and_lowering(kernel, sig)))
+                                                     *_typing_and_lowering(kernel, sig), why=why))
 
 
 def _typing_and_lowering(kernel: Any, sig: tuple) -> tuple[float, float]:

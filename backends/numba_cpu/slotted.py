@@ -11,7 +11,8 @@ The loop body the threads run is the same machine code either way.
 
 Only kernels of one shape are rewritten: the ``prange`` loop at the kernel's top level, last,
 with only plain name assignments before it (each slot recomputes those: loop invariants);
-anything else stays a parfor. Kernels inside control-flow loops are called from compiled code
+anything else stays a parfor. Work buffers of a loop-invariant size move out of the loop, as
+the parfor lowering did. Kernels inside control-flow loops are called from compiled code
 and stay parfors too.
 """
 
@@ -23,6 +24,15 @@ _PRANGE = re.compile(r"^    for (\w+) in prange\((.+)\):$")
 #: a statement a slot may repeat: a name bound to an expression that calls nothing of the
 #: libraries (which write arrays); an allocation is then each slot's own
 _PURE = re.compile(r"^    \w+ = (?!.*\b(?:lib|blas|convlib)\.)")
+
+
+#: ``name = np.empty(...)`` directly inside the loop: a work buffer (a row of prologue values,
+#: reduction lanes). NumPy's empty promises no contents, so one buffer per slot serves every
+#: iteration when its size is loop-invariant (made of the kernel's parameters); Numba's parfor
+#: hoisted these itself, and 16k allocations per call cost W2's softmax 10%
+_ALLOCATION = re.compile(r"^        (\w+) = np\.empty\((.*)\)$")
+_DTYPES = {"shape", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
+           "uint16", "uint32", "uint64", "bool_"}
 
 
 def split_into_slots(source: str) -> str | None:
@@ -39,7 +49,15 @@ def split_into_slots(source: str) -> str | None:
     if not all(line.startswith("        ") for line in lines[at + 1:] if line.strip()):
         return None  # something runs after the loop: once per kernel, not per slot
     var, extent = match.groups()
+    params = set(re.findall(r"\w+", lines[0].removeprefix("def kernel(")))
+    body, hoisted = [], []
+    for line in lines[at + 1:]:  # per-iteration work buffers, allocated once per slot instead
+        alloc = _ALLOCATION.match(line)
+        if alloc and set(re.findall(r"[A-Za-z_]\w*", alloc.group(2))) <= params | {"np"} | _DTYPES:
+            hoisted.append("    " + line.strip())
+        else:
+            body.append(line)
     share = ["    n_slot = " + extent,
              f"    for {var} in range(n_slot * slot // slots, n_slot * (slot + 1) // slots):"]
     head = "def kernel(slot, slots, " + lines[0].removeprefix("def kernel(")
-    return "\n".join([head, *lines[1:at], *share, *lines[at + 1:]]) + "\n"
+    return "\n".join([head, *lines[1:at], *hoisted, *share, *body]) + "\n"

@@ -34,6 +34,10 @@ class KernelTime:
     total: float
     typing: float = 0.0
     lowering: float = 0.0  # Numba's IR to LLVM, LLVM's optimization and machine code
+    #: why a kernel new to this process was needed: "new structure", or the numbers it has as
+    #: literals where an already loaded kernel of the same code has others (a batch size's
+    #: 1/N in a mean), so a new shape that compiles something says what
+    why: str = ""
 
     @property
     def other(self) -> float:
@@ -60,7 +64,7 @@ class CompileProfile:
                 "passes": {k: r(v) for k, v in self.passes.items()},
                 "kernels": [{"name": k.name, "source": k.source, "total": r(k.total),
                              "typing": r(k.typing), "lowering": r(k.lowering),
-                             "other": r(k.other)} for k in self.kernels]}
+                             "other": r(k.other), "why": k.why} for k in self.kernels]}
 
     def table(self, top: int = 12) -> str:
         """A readable summary: phases, then the slowest kernels."""
@@ -77,8 +81,9 @@ class CompileProfile:
             lines.append(f"  {'kernel':40s} {'source':11s} {'typing':>7s} {'lowering':>9s} "
                          f"{'other':>7s} {'total':>7s}")
             for k in sorted(self.kernels, key=lambda k: -k.total)[:top]:
+                why = f"  ({k.why})" if k.why.startswith("as ") else ""
                 lines.append(f"  {k.name[:40]:40s} {k.source:11s} {k.typing:7.2f} "
-                             f"{k.lowering:9.2f} {k.other:7.2f} {k.total:7.2f}")
+                             f"{k.lowering:9.2f} {k.other:7.2f} {k.total:7.2f}{why}")
             if len(self.kernels) > top:
                 lines.append(f"  ... {len(self.kernels) - top} more")
         return "\n".join(lines)
