@@ -94,6 +94,59 @@ def torch_step(workload: str):
     return step
 
 
+# ---------------------------------------------------------------------------- jax.jit
+def jax_step(workload: str):
+    """W3 or W4 as one jax.jit-compiled SGD step (jax.grad of the same loss); the first call
+    traces and compiles. (W5's jax peer, on lax.scan, is in lstm.py.)"""
+    import jax
+    import jax.numpy as jnp
+
+    x, y = inputs(workload)
+    keys = iter(jax.random.split(jax.random.PRNGKey(0), 8))
+
+    def dense(i: int, o: int):
+        return jax.random.normal(next(keys), (i, o)) / np.sqrt(i), jnp.zeros(o)
+
+    def conv(c: int, o: int):
+        return jax.random.normal(next(keys), (o, c, 5, 5)) / np.sqrt(25 * c), jnp.zeros(o)
+
+    if workload == "W3":
+        params = {"conv": [], "dense": [dense(784, 512), dense(512, 512), dense(512, 10)]}
+        pads: list[int] = []
+    elif workload == "W4":
+        params = {"conv": [conv(1, 6), conv(6, 16)],
+                  "dense": [dense(400, 120), dense(120, 84), dense(84, 10)]}
+        pads = [2, 0]
+    else:
+        raise ValueError("jax_step covers W3 and W4 (W5: bench/lstm.py)")
+
+    def forward(p, h):
+        for (w, b), pad in zip(p["conv"], pads):
+            h = jax.lax.conv_general_dilated(h, w, (1, 1), [(pad, pad), (pad, pad)],
+                                             dimension_numbers=("NCHW", "OIHW", "NCHW"))
+            h = jax.nn.relu(h + b[None, :, None, None])
+            h = jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+        h = h.reshape(h.shape[0], -1)
+        for w, b in p["dense"][:-1]:
+            h = jax.nn.relu(h @ w + b)
+        w, b = p["dense"][-1]
+        return h @ w + b
+
+    def loss(p, h, labels):
+        return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(forward(p, h)), labels[:, None], 1))
+
+    @jax.jit
+    def update(p, h, labels):
+        return jax.tree_util.tree_map(lambda a, g: a - LR * g, p, jax.grad(loss)(p, h, labels))
+
+    state = [params]
+    jx, jy = jnp.asarray(x), jnp.asarray(y)
+
+    def step():
+        state[0] = jax.block_until_ready(update(state[0], jx, jy))
+    return step
+
+
 # ---------------------------------------------------------------------------- NumPy
 def _softmax_ce_grad(logits, y):
     z = logits - logits.max(1, keepdims=True)
