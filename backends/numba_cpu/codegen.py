@@ -170,7 +170,7 @@ def _shared(make: Callable[[bool], Kernel], parallel_op: bool, allow_parallel: b
     kernel = make(allow_parallel).on_slots()
     if kernel.slotted:
         return kernel, threads if parallel_op else 1
-    return make(parallel_op), 1
+    return (kernel if parallel_op == allow_parallel else make(parallel_op)), 1
 
 
 def _conv_epilogue(group: list[Op], inputs: list[Value], root: Value, ins: list[str], dest: str,

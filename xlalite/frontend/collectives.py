@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from xlalite import distributed
 from xlalite.frontend.numpy_api import ArrayLike, asarray
-from xlalite.frontend.tensor import TensorBase, bind, stage_module
+from xlalite.frontend.staging import stage_module
+from xlalite.frontend.tensor import TensorBase, bind
 
 
 def all_reduce(x: ArrayLike, op: str = "sum") -> TensorBase:

@@ -21,7 +21,8 @@ from xlalite.frontend.errors import located
 from xlalite.frontend.numpy_api import asarray
 from xlalite.frontend.pytree import TreeDef, describe, flatten, unflatten
 from xlalite.frontend.regions import captures, region, stage, trace_body
-from xlalite.frontend.tensor import TensorBase, active_trace, stage_module
+from xlalite.frontend.staging import stage_module
+from xlalite.frontend.tensor import TensorBase, active_trace
 from xlalite.ir.types import DType, TensorType
 
 

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from xlalite.frontend.tensor import Tensor, TensorBase, _to_dtype, bind, install, stage_module
+from xlalite.frontend.staging import stage_module
+from xlalite.frontend.tensor import Tensor, TensorBase, _to_dtype, bind, install
 from xlalite.ir.types import DType
 
 ArrayLike = TensorBase | np.ndarray | float | int | bool

@@ -14,7 +14,6 @@ results agree by construction.
 from __future__ import annotations
 
 import contextlib
-import functools
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -138,61 +137,6 @@ class TensorBase:
 
     @property
     def T(self): return _LATE.api.transpose(self)
-
-
-class Staged(TensorBase):
-    """A value of a graph under construction (``xlalite.graph``): an API function given one
-    among its arguments records the call in that graph instead of running it (see
-    :func:`staging`)."""
-
-    __slots__ = ()
-
-    def stage(self, fn: Callable, args: tuple, kwargs: dict) -> Any:
-        raise NotImplementedError
-
-
-class _Staging:
-    on = False  # set once a Staged value exists: until then API calls pay one attribute test
-
-
-_STAGING = _Staging()
-
-
-def _find_staged(tree: object, depth: int = 0) -> Staged | None:
-    if isinstance(tree, Staged):
-        return tree
-    if depth < 3 and isinstance(tree, (tuple, list, dict)):
-        for item in (tree.values() if isinstance(tree, dict) else tree):
-            found = _find_staged(item, depth + 1)
-            if found is not None:
-                return found
-    return None
-
-
-def staging(fn: Callable) -> Callable:
-    """Wrap an API function so that, called on graph values, it becomes a graph node."""
-
-    @functools.wraps(fn)
-    def api(*args: Any, **kwargs: Any) -> Any:
-        if _STAGING.on:
-            found = _find_staged(args)
-            if found is None:
-                found = _find_staged(kwargs)
-            if found is not None:
-                return found.stage(fn, args, kwargs)
-        return fn(*args, **kwargs)
-
-    return api
-
-
-def enable_staging() -> None:
-    _STAGING.on = True
-
-
-def stage_module(namespace: dict, names: Sequence[str]) -> None:
-    """Wrap each named function of a module's `namespace` with :func:`staging`."""
-    for name in names:
-        namespace[name] = staging(namespace[name])
 
 
 class Tensor(TensorBase):

@@ -5,7 +5,7 @@ time), ``variable`` (state living in a session), ``constant``, ``op`` (a call of
 API function: ``xl.exp``, ``@``, ``nn.functional.conv2d``, ``xl.cond`` ...), ``assign`` (a new
 value for a variable), ``group`` (run these together) and ``gradients``. Each output is a
 :class:`GraphTensor`; API functions given one record a node instead of computing (see
-``frontend.tensor.staging``), so graph code reads like eager code.
+``frontend.staging``), so graph code reads like eager code.
 
 Shapes are checked while the graph is built: every graph keeps two *probe traces* in which
 each node is traced at once, with a dimension of unknown size (``None``) taken as 8 in one and
@@ -28,7 +28,8 @@ import numpy as np
 from xlalite.frontend.errors import located, user_location
 from xlalite.frontend.numpy_api import asarray
 from xlalite.frontend.pytree import flatten, unflatten
-from xlalite.frontend.tensor import Staged, Tensor, Trace, Tracer, _to_dtype, enable_staging, tracing
+from xlalite.frontend.staging import Staged, enable_staging
+from xlalite.frontend.tensor import Tensor, Trace, Tracer, _to_dtype, tracing
 from xlalite.ir.builder import new_function
 from xlalite.ir.core import Module
 from xlalite.ir.types import TensorType

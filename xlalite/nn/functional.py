@@ -8,7 +8,8 @@ import math
 import numpy as np
 
 from xlalite.frontend import numpy_api as xl
-from xlalite.frontend.tensor import bind, stage_module
+from xlalite.frontend.staging import stage_module
+from xlalite.frontend.tensor import bind
 
 
 def relu(x):
