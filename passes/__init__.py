@@ -6,6 +6,7 @@ from xlalite.passes import (  # noqa: F401  (importing registers the passes)
     cse,
     dce,
     fuse,
+    fuse_rows,
     legalize,
     licm,
     merge_dot_sums,

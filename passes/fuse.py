@@ -9,7 +9,8 @@ Rules, from cheapest to most restrictive kind:
   ops with it; then it is materialized once and read.
 * **reductions** (``reduce_sum/max/min/prod``) absorb an elementwise prologue, and are absorbed
   as the anchor of an elementwise epilogue of the same shape (so a row softmax is three
-  kernels: max, sum(exp(x - max)), exp(x - max) / sum).
+  kernels: max, sum(exp(x - max)), exp(x - max) / sum; ``fuse-rows`` then makes them one
+  pass over each row where the target has row kernels).
 * **matmul-like** ops (``dot_general``, the conv2d family) take no prologue (BLAS reads memory) but
   anchor an elementwise epilogue of the same shape (bias add, activation).
 * **injective** and **opaque** ops run on their own.

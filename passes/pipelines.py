@@ -15,6 +15,7 @@ PHASES: dict[str, str] = {
     # dead code
     "reassociate": "merge-dot-sums,cse,dce",  # rewrites that reorder float sums
     "fuse": "fuse",  # kernel formation
+    "rows": "fuse-rows",  # a row space's reductions in one kernel (targets with row kernels)
     "schedule": "schedule-collectives",  # collectives start as soon as their operands exist
     "finalize": "plan-memory",  # buffer assignment; must be last
 }

@@ -18,8 +18,8 @@ from xlalite.ir import parse_module, print_module, verify
 from xlalite.passes import run_pipeline
 from xlalite.passes.plan_memory import check_plan
 
-PIPELINES = ["canonicalize", "cse", "dce", "fuse", "plan-memory",
-             "simplify,fuse,finalize"]
+PIPELINES = ["canonicalize", "cse", "dce", "fuse", "fuse,fuse-rows", "plan-memory",
+             "simplify,fuse,finalize", "simplify,fuse,rows,finalize"]
 
 
 def assert_same(before, after):

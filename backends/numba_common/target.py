@@ -43,6 +43,7 @@ class CodeShape(enum.Enum):
     CONVOLUTION = "convolution"
     MATMUL = "matmul"
     REDUCTION = "reduction"
+    ROWS = "rows"  # a ``rows`` fusion: several reductions over one row space
     LOOP = "loop"
     OP = "op"  # the target's own kernel for this op name
 
@@ -59,6 +60,8 @@ def code_shape(op: Op, scalars: ScalarTable) -> CodeShape:
         return CodeShape.CONVOLUTION
     if any(fusion_kind(o) is FusionKind.MATMUL for o in group):
         return CodeShape.MATMUL
+    if op.name == "xl.fusion" and op.attributes["kind"] == "rows":
+        return CodeShape.ROWS
     if any(has_trait(o, Trait.REDUCTION) for o in group):
         return CodeShape.REDUCTION
     if op.name == "xl.fusion" or is_loop_op(op, scalars):

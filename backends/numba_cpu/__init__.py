@@ -51,7 +51,7 @@ class NumbaCPUBackend(NumbaTarget):
 
     def default_pipeline(self) -> str:
         # f16 widens before simplify, so the casts it adds are folded and CSE'd with the rest
-        phases = ["legalize", "widen", "simplify", "reassociate", "fuse", "finalize"]
+        phases = ["legalize", "widen", "simplify", "reassociate", "fuse", "rows", "finalize"]
         if self.overlap_collectives:
             phases.insert(-1, "schedule")
         return compose(*phases)

@@ -16,6 +16,7 @@ from xlalite.backends.numba_common.expr import ExprGen, combine, index_text, inp
 from xlalite.backends.numba_common.scalar import literal
 from xlalite.backends.numba_cpu.scalar import scalars
 from xlalite.ir.core import Op, Value
+from xlalite.ir.types import DType
 from xlalite.ops.reduce import identity
 from xlalite.passes.fuse import is_reduction
 
@@ -117,20 +118,10 @@ def reduction_kernel(ops: Sequence[Op], inputs: Sequence[Value], root: Value,
             pro.buckets.setdefault(inner, []).append(f"row[r{last}] = {value}")
             row = "row[{}]".format
             loop_vars = red_vars
-        n = f"n{last}"
-        if kind == "sum" and dtype.is_float:
-            _pairwise_sum(before, after, n_out, row_depth, n, row, np_dtype, init)
-        else:  # max/min are exact in any order; products' rounding is relative per factor
-            before.setdefault(n_out, []).extend([f"lanes = np.empty({LANES}, {np_dtype})",
-                                                 f"lanes[:] = {init}", f"acc = {init}"])
-            after.setdefault(row_depth, []).extend([
-                f"for rb in range(0, {n} - {n} % {LANES}, {LANES}):",
-                f"    for k in range({LANES}):",
-                f"        lanes[k] = {comb('lanes[k]', row('rb + k'))}",
-                f"for rt in range({n} - {n} % {LANES}, {n}):",
-                f"    acc = {comb('acc', row('rt'))}"])
-            after.setdefault(n_out, []).extend([f"for k in range({LANES}):",
-                                                f"    acc = {comb('acc', 'lanes[k]')}"])
+        start, per_row, finish = lane_reduction(kind, dtype, f"n{last}", row, "acc")
+        before.setdefault(n_out, []).extend(start)
+        after.setdefault(row_depth, []).extend(per_row)
+        after.setdefault(n_out, []).extend(finish)
     for d, stmts in pro.buckets.items():
         before.setdefault(d, []).extend(stmts)
     # the accumulator is known at the output loop's depth, after the reduction loops
@@ -167,45 +158,56 @@ PAIRWISE_BLOCK = 256
 PAIRWISE_LEVELS = 64
 
 
-def _pairwise_sum(before: dict[int, list[str]], after: dict[int, list[str]], n_out: int,
-                  row_depth: int, n: str, row: Callable[[str], str], np_dtype: str,
-                  init: str) -> None:
-    """A float sum whose rounding error grows with log(n), as NumPy's pairwise sum: each row
-    is cut into blocks of PAIRWISE_BLOCK, a block is summed in LANES vectorized lanes (at most
-    PAIRWISE_BLOCK / LANES additions each), and the block sums are combined pairwise as they
-    come, like a binary counter (``levels[k]`` holds the sum of 2^k blocks), over all rows of
-    one output. A sequential accumulator was 2.7e-6 off on 1e7 f32 values; NumPy 2e-8."""
-    before.setdefault(n_out, []).extend([
-        f"lanes = np.empty({LANES + PAIRWISE_LEVELS}, {np_dtype})",  # lanes, then the levels
-        "blocks = 0", f"acc = {init}"])
-    after.setdefault(row_depth, []).extend([
+def lane_reduction(kind: str, dtype: DType, n: str, row: Callable[[str], str], acc: str,
+                   tag: str = "") -> tuple[list[str], list[str], list[str]]:
+    """Statements reducing rows ``row(0 .. n-1)`` into `acc`: (before the rows, per row,
+    after the rows); temporaries end in `tag`, so reductions of one kernel keep apart.
+
+    Max and min (exact in any order) and products (rounding relative per factor) fold each
+    row into LANES vectorizable lanes, its tail into `acc`, the lanes into `acc` in order.
+    A float sum's rounding error grows with log(n), as NumPy's pairwise sum: each row is cut
+    into blocks of PAIRWISE_BLOCK, a block summed in LANES lanes, and the block sums combined
+    pairwise as they come, like a binary counter (``lanes[LANES + k]`` holds the sum of 2^k
+    blocks), over all rows of one output. A sequential accumulator was 2.7e-6 off on 1e7 f32
+    values; NumPy 2e-8."""
+    np_dtype = f"np.{dtype.numpy.name}"
+    init = literal(identity(kind, dtype.numpy).item(), dtype)
+    lanes, s, blocks, level, carry = (f"{x}{tag}" for x in ("lanes", "s", "blocks", "level", "carry"))
+    if not (kind == "sum" and dtype.is_float):
+        comb = lambda a, b: combine(kind, a, b, dtype.is_float)  # noqa: E731
+        return ([f"{lanes} = np.empty({LANES}, {np_dtype})", f"{lanes}[:] = {init}", f"{acc} = {init}"],
+                [f"for rb in range(0, {n} - {n} % {LANES}, {LANES}):",
+                 f"    for k in range({LANES}):",
+                 f"        {lanes}[k] = {comb(f'{lanes}[k]', row('rb + k'))}",
+                 f"for rt in range({n} - {n} % {LANES}, {n}):",
+                 f"    {acc} = {comb(acc, row('rt'))}"],
+                [f"for k in range({LANES}):", f"    {acc} = {comb(acc, f'{lanes}[k]')}"])
+    before = [f"{lanes} = np.empty({LANES + PAIRWISE_LEVELS}, {np_dtype})",  # lanes, then levels
+              f"{blocks} = 0", f"{acc} = {init}"]
+    per_row = [
         f"for bs in range(0, {n}, {PAIRWISE_BLOCK}):",
         f"    be = min(bs + {PAIRWISE_BLOCK}, {n})",
-        f"    lanes[:{LANES}] = {init}",
+        f"    {lanes}[:{LANES}] = {init}",
         f"    for rb in range(bs, be - (be - bs) % {LANES}, {LANES}):",
         f"        for k in range({LANES}):",
-        f"            lanes[k] = lanes[k] + {row('rb + k')}",
-        f"    s = {init}",
+        f"            {lanes}[k] = {lanes}[k] + {row('rb + k')}",
+        f"    {s} = {init}",
         f"    for k in range({LANES}):",
-        "        s = s + lanes[k]",
+        f"        {s} = {s} + {lanes}[k]",
         f"    for rt in range(be - (be - bs) % {LANES}, be):",
-        f"        s = s + {row('rt')}",
-        "    level = 0",
-        "    carry = blocks",
-        "    while carry & 1:",  # merge equal-sized partial sums, as in binary addition
-        f"        s = lanes[{LANES} + level] + s",
-        "        level += 1",
-        "        carry >>= 1",
-        f"    lanes[{LANES} + level] = s",
-        "    blocks += 1"])
-    after.setdefault(n_out, []).extend([
-        "level = 0",
-        "carry = blocks",
-        "while carry:",
-        "    if carry & 1:",
-        f"        acc = lanes[{LANES} + level] + acc",
-        "    level += 1",
-        "    carry >>= 1"])
+        f"        {s} = {s} + {row('rt')}",
+        f"    {level} = 0",
+        f"    {carry} = {blocks}",
+        f"    while {carry} & 1:",  # merge equal-sized partial sums, as in binary addition
+        f"        {s} = {lanes}[{LANES} + {level}] + {s}",
+        f"        {level} += 1",
+        f"        {carry} >>= 1",
+        f"    {lanes}[{LANES} + {level}] = {s}",
+        f"    {blocks} += 1"]
+    after = [f"{level} = 0", f"{carry} = {blocks}", f"while {carry}:", f"    if {carry} & 1:",
+             f"        {acc} = {lanes}[{LANES} + {level}] + {acc}", f"    {level} += 1",
+             f"    {carry} >>= 1"]
+    return before, per_row, after
 
 
 COLUMN_BLOCK = 256

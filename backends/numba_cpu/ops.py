@@ -20,6 +20,7 @@ from xlalite.backends.numba_common.target import CodeShape, code_shape
 from xlalite.backends.numba_cpu.library import COPY_RANK
 from xlalite.backends.numba_cpu.loops import loop_kernel, reduction_kernel
 from xlalite.backends.numba_cpu.matmul import matmul_kernel
+from xlalite.backends.numba_cpu.rows import rows_kernel
 from xlalite.backends.numba_cpu.scalar import scalars
 from xlalite.backends.numba_cpu.slotted import split_into_slots
 from xlalite.backends.numba_cpu.window import (
@@ -241,6 +242,9 @@ def _kernel_for(op: Op, parallel: bool, approx: bool, slots: int) -> Kernel:
     if shape is CodeShape.MATMUL:
         source, scratch, extents = matmul_kernel(ops, inputs, root, approx, alias, slots)
         return Kernel(source, extents=extents, scratch=scratch)
+    if shape is CodeShape.ROWS:
+        source, extents = rows_kernel(ops, inputs, root, parallel, approx)
+        return Kernel(source, parallel, extents)
     if shape is CodeShape.REDUCTION:
         source, extents = reduction_kernel(ops, inputs, root, parallel, approx)
         return Kernel(source, parallel, extents)

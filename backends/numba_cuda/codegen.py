@@ -71,6 +71,8 @@ def kernels_for(op: Op) -> list[CudaKernel]:
         return [conv_kernel(group, inputs, root, conv)]
     if shape is CodeShape.MATMUL:
         return [matmul_kernel(group, inputs, root)]
+    if shape is CodeShape.ROWS:
+        raise CodegenError("numba-cuda has no 'rows' kernels: run 'fuse-rows' for numba-cpu only")
     if shape is CodeShape.REDUCTION:
         return [reduction_kernel(group, inputs, root, next(o for o in group if is_reduction(o)))]
     if shape is CodeShape.LOOP:

@@ -10,8 +10,10 @@
 The block arguments receive the operands; ``xl.yield`` gives the results. The body may only use
 its own block arguments (the region is isolated from above), so a backend can compile it
 alone. ``kind`` tells a backend which code shape to emit: ``loop`` (elementwise/broadcast
-ops), ``reduction`` (one reduction with an elementwise prologue and epilogue) or ``matmul`` (a
-matmul-like op with an elementwise epilogue).
+ops), ``reduction`` (one reduction with an elementwise prologue and epilogue), ``matmul`` (a
+matmul-like op with an elementwise epilogue) or ``rows`` (several reductions over the last
+axis of one row space and the elementwise ops between them: a softmax or a layer norm as one
+pass over each row; see ``passes/fuse_rows.py``).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from xlalite.ops.registry import (
 )
 from xlalite.ops.shape import is_reindexing
 
-FUSION_KINDS = ("loop", "reduction", "matmul")
+FUSION_KINDS = ("loop", "reduction", "matmul", "rows")
 
 
 def _verify(op: Op) -> list[str]:
@@ -94,6 +96,8 @@ def _check_body(block: Block, kind: str) -> list[str]:
     if root is None or more:
         return [f"a '{kind}' fusion yields exactly one value"]
     anchors = [o for o in body if not _loop_op(o)]
+    if kind == "rows":
+        return check_rows(body, root)
     if kind == "loop":
         return [f"'{o.name}' cannot be computed inside a 'loop' fusion (only elementwise and "
                 "broadcast ops, slices, unit-dim reshapes and splat constants)" for o in anchors[:1]]
@@ -119,6 +123,66 @@ def _check_body(block: Block, kind: str) -> list[str]:
                                     if isinstance(v.owner, Op)):
             return [f"the epilogue of a '{kind}' fusion may read the prologue only through "
                     f"the {want.split()[-1]} ('{o.name}' does not)"]
+    return []
+
+
+def row_space(op: Op) -> tuple[int, ...] | None:
+    """The outer shape of a reduction over the last axis of a source of rank >= 2 (the row
+    space a ``rows`` fusion shares), else None."""
+    src = op.operands[0].type if op.operands else None
+    if not has_trait(op, Trait.REDUCTION) or src is None or src.rank < 2 \
+            or list(op.attributes["axes"]) != [src.rank - 1]:
+        return None
+    return src.shape[:-1]
+
+
+def reads_per_row(v: Value, outer: tuple[int, ...], row: int) -> bool:
+    """Whether every use of `v` (of shape `outer`, or `outer + [1]`) reads it only at its own
+    row: elementwise ops of its shape, a reshape appending a unit dim, a broadcast along the
+    row (what ``keepdims`` makes); `row` is the rows' length. A row kernel keeps such a value
+    in one scalar per row."""
+    m, shape = len(outer), v.type.shape
+    for u in v.uses:
+        o = u.op
+        if o.name == YIELD:
+            continue
+        if len(o.results) != 1:
+            return False
+        t = o.results[0].type.shape
+        if o.name == "xl.reshape":
+            ok = shape == outer and t == outer + (1,) and reads_per_row(o.results[0], outer, row)
+        elif o.name == "xl.broadcast_in_dim":
+            ok = len(t) == m + 1 and t[:m] == outer \
+                and list(o.attributes["dims"]) == list(range(len(shape)))
+        else:  # at rows of length 1, ``outer + [1]`` is the rows' shape: a row value from here
+            ok = _loop_op(o) and not is_reindexing(o) and t == shape \
+                and (t == outer + (1,) and row == 1 or reads_per_row(o.results[0], outer, row))
+        if not ok:
+            return False
+    return True
+
+
+def check_rows(body: Sequence[Op], root: Value) -> list[str]:
+    """A ``rows`` fusion: reductions over the last axis of sources of one shape ``outer + [n]``,
+    each result read only per row (see reads_per_row), and otherwise loop ops; it yields a
+    value of shape ``outer + [n]`` or ``outer``."""
+    reductions = [o for o in body if not _loop_op(o)]
+    spaces = {row_space(o) for o in reductions}
+    if not reductions or None in spaces or len(spaces) != 1 \
+            or len({o.operands[0].type.shape for o in reductions}) != 1:
+        shown = ", ".join(f"'{o.name}'" for o in reductions) or "none"
+        return ["a 'rows' fusion holds reductions over the last axis of sources of one shape "
+                f"and otherwise elementwise and broadcast ops (found {shown})"]
+    (outer,) = spaces
+    assert outer is not None
+    full = reductions[0].operands[0].type.shape
+    if root.type.shape not in (full, outer):
+        return [f"a 'rows' fusion yields a value of its rows' shape {list(full)} or of "
+                f"{list(outer)}, not {root.type}"]
+    for o in reductions:
+        if not reads_per_row(o.results[0], outer, full[-1]):
+            return [f"the result of '{o.name}' in a 'rows' fusion is read at other rows than "
+                    "its own (only per row: elementwise, a unit reshape, a broadcast along the row)"]
     return []
 
 
